@@ -1,0 +1,28 @@
+//! DG-LAB Hub's core: the whole product without a window.
+//!
+//! The DG-LAB App drives a Coyote 3.0 box and, for remote control, joins a WebSocket relay
+//! ("SOCKET v2"). Terminals join the same relay, pair with the App through a QR code, then
+//! send strength changes and waveforms. This crate is that relay, its terminals and the
+//! waveform model; it knows nothing of Tauri.
+//!
+//! # Layout
+//! - [`protocol`]: the wire protocol — envelope, codes, codec, typed commands.
+//! - [`relay`]: the relay server — `start(listener, config)` → [`relay::RelayHandle`].
+//! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
+//!   ([`terminal::remote`]).
+//! - [`waveform`]: frames (and, later, patterns, share strings and the player).
+//! - [`pairing`]: the pairing URL the App scans.
+//! - [`error`]: the crate's [`Error`].
+
+pub mod error;
+pub mod pairing;
+pub mod protocol;
+pub mod relay;
+pub mod terminal;
+pub mod waveform;
+
+pub use error::{Error, Result};
+pub use protocol::command::Channel;
+pub use relay::{start, RelayConfig, RelayHandle};
+pub use terminal::{Terminal, TerminalEvent, TerminalEvents};
+pub use waveform::Frame;

@@ -1,0 +1,109 @@
+//! What the relay tells its owner: events as they happen, and snapshots of who is connected.
+
+use crate::protocol::Code;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use uuid::Uuid;
+
+/// What a connection is, as far as the relay knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Connected but never part of a bind yet.
+    Unknown,
+    /// A terminal over a socket (the `clientId` side of a bind).
+    Terminal,
+    /// The DG-LAB App (the `targetId` side of a bind).
+    App,
+    /// A terminal inside this process (no socket).
+    Local,
+}
+
+/// One connection, as [`crate::relay::RelayHandle::snapshot`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    /// The id the relay handed out.
+    pub id: Uuid,
+    /// Terminal, App, local terminal or not yet known.
+    pub role: Role,
+    /// Remote address; `None` for a local terminal.
+    pub remote: Option<SocketAddr>,
+    /// When the connection was accepted.
+    pub connected_since: SystemTime,
+    /// Round trip of the last answered WebSocket ping.
+    pub last_rtt: Option<Duration>,
+    /// The id this connection is paired with.
+    pub paired_with: Option<Uuid>,
+}
+
+/// Something that happened on the relay. Sent on a broadcast channel: a subscriber that
+/// falls behind misses events (and is told so by `RecvError::Lagged`), it never slows the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RelayEvent {
+    /// A socket finished its handshake, or a local terminal joined.
+    Connected {
+        /// Its new id.
+        id: Uuid,
+        /// Socket address, `None` for a local terminal.
+        remote: Option<SocketAddr>,
+        /// `Unknown` for sockets, `Local` for local terminals.
+        role: Role,
+    },
+    /// A connection ended.
+    Disconnected {
+        /// Its id.
+        id: Uuid,
+        /// Why, in a few words ("closed", "ping timeout", "too slow", "shutdown").
+        reason: &'static str,
+    },
+    /// Someone asked to bind; `code` is the answer (200 paired, 400, 401, 404).
+    BindAttempt {
+        /// The terminal id named in the request.
+        client_id: String,
+        /// The App id named in the request.
+        target_id: String,
+        /// The relay's answer.
+        #[serde(serialize_with = "ser_code")]
+        code: Code,
+    },
+    /// A pair came apart; `break` 209 went to `survivor` if it is still connected.
+    Break {
+        /// The terminal's id.
+        terminal: Uuid,
+        /// The App's id.
+        app: Uuid,
+        /// The member that stays connected, if any.
+        survivor: Option<Uuid>,
+    },
+    /// A `msg` went from one member of a pair to the other.
+    Relayed {
+        /// Sender.
+        from: Uuid,
+        /// Recipient.
+        to: Uuid,
+        /// The `message` field as delivered.
+        message: Arc<str>,
+    },
+    /// A frame was refused with a protocol code and delivered nowhere.
+    Rejected {
+        /// The sender.
+        id: Uuid,
+        /// The code it was answered with.
+        #[serde(serialize_with = "ser_code")]
+        code: Code,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A heartbeat round went out to every connection.
+    Heartbeat {
+        /// How many connections it was queued for.
+        sent: usize,
+    },
+}
+
+fn ser_code<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(code.as_u16())
+}

@@ -1,0 +1,145 @@
+//! The relay server: pairs terminals with Apps and passes their messages.
+//!
+//! [`start`] takes a bound listener and returns a [`RelayHandle`]. The layers, each talking
+//! only to the next: socket ↔ text in [`peer`], text ↔ [`crate::protocol::Envelope`] in the
+//! codec, envelope ↔ routing in [`registry`]. The rules (protocol.md and ours):
+//!
+//! - every connection gets a random UUIDv4 in a `bind`/`targetId` greeting; any upgrade path
+//!   is accepted, since the App connects to `ws://host:port/<terminal id>`;
+//! - `bind` must come from the App (the sender owns `targetId`); 200 to both, or 400/401 to
+//!   the requester only; naming ids the sender does not own is 404;
+//! - `msg` goes to the other member of the sender's pair and never back to the sender;
+//!   402 when not paired, 405 when the frame the peer would get exceeds 1950 characters;
+//! - anything that is not a JSON object of four strings is 403 and the connection carries on;
+//! - a disconnect sends `break` 209 to the survivor, which stays connected and may pair again;
+//! - heartbeats and WebSocket pings run from one timer task for all connections;
+//! - a peer whose outbound queue fills is disconnected, so it never stalls anyone else.
+
+mod config;
+mod event;
+mod listener;
+mod peer;
+pub(crate) mod registry;
+
+pub use config::RelayConfig;
+pub use event::{ConnectionInfo, RelayEvent, Role};
+
+use crate::terminal::{self, Terminal, TerminalEvents};
+use registry::Registry;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Events buffered per subscriber before it starts missing them.
+const EVENT_CAPACITY: usize = 4096;
+
+/// A running relay. Cheap to clone; every clone controls the same relay.
+#[derive(Debug, Clone)]
+pub struct RelayHandle {
+    local_addr: SocketAddr,
+    registry: Registry,
+    events: broadcast::Sender<RelayEvent>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Starts a relay on `listener`. Must be called inside a Tokio runtime.
+///
+/// # Errors
+/// Only if the listener's local address cannot be read.
+pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<RelayHandle> {
+    let local_addr = listener.local_addr()?;
+    let (events, _) = broadcast::channel(EVENT_CAPACITY);
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let registry = Registry::new(events.clone(), tracker.clone(), shutdown.clone());
+    tracker.spawn(keepalive(
+        registry.clone(),
+        config.clone(),
+        shutdown.clone(),
+    ));
+    tracker.spawn(
+        listener::Listener {
+            listener,
+            registry: registry.clone(),
+            config,
+            tracker: tracker.clone(),
+            shutdown: shutdown.clone(),
+        }
+        .run(),
+    );
+    Ok(RelayHandle {
+        local_addr,
+        registry,
+        events,
+        shutdown,
+        tracker,
+    })
+}
+
+/// Heartbeat and ping rounds for every connection, from one timer task.
+async fn keepalive(registry: Registry, config: RelayConfig, shutdown: CancellationToken) {
+    use tokio::time::{interval_at, Instant, MissedTickBehavior};
+    let never = std::time::Duration::from_secs(365 * 24 * 3600);
+    let hb_every = config.heartbeat_interval.unwrap_or(never);
+    let ping_every = config.ping_interval.unwrap_or(never);
+    let mut hb = interval_at(Instant::now() + hb_every, hb_every);
+    let mut ping = interval_at(Instant::now() + ping_every, ping_every);
+    hb.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hb.tick(), if config.heartbeat_interval.is_some() => registry.heartbeat_round(),
+            _ = ping.tick(), if config.ping_interval.is_some() => registry.ping_round(config.ping_timeout),
+        }
+    }
+}
+
+impl RelayHandle {
+    /// The address the relay listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RelayEvent> {
+        self.events.subscribe()
+    }
+
+    /// Every connection right now, oldest first.
+    pub fn snapshot(&self) -> Vec<ConnectionInfo> {
+        self.registry.snapshot()
+    }
+
+    /// Number of connections (sockets and local terminals).
+    pub fn connection_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Adds an in-process terminal; its App scans [`Terminal::pairing_url`]. Several may
+    /// coexist (one per phone). Closing it (or dropping every handle) sends `break` 209
+    /// to its App.
+    pub fn local_terminal(&self) -> (Terminal, TerminalEvents) {
+        terminal::local::join(&self.registry, &self.tracker)
+    }
+
+    /// Whether [`RelayHandle::shutdown`] has begun.
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Closes every socket and waits for every task of the relay to end.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}

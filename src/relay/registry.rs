@@ -1,0 +1,649 @@
+//! Who is connected, who is paired with whom, and routing between them.
+//!
+//! The registry is the only place that knows the pairs. Peer tasks hand it decoded frames
+//! ([`Inbound`]) and it answers by queueing frames on the recipients' outboxes; it never
+//! touches a socket or raw JSON, and never waits: every method is synchronous, takes the
+//! lock briefly and never across an `.await`.
+
+use super::event::{ConnectionInfo, RelayEvent, Role};
+use crate::protocol::codec::{self, FrontEnd, FrontEndAction, Inbound};
+use crate::protocol::{Code, Envelope, MessageType, TARGET_ID_MESSAGE};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{broadcast, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+/// Where frames for one connection go.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbox {
+    /// A socket's writer: serialized frames (and pings).
+    Socket(mpsc::Sender<Message>),
+    /// A local terminal: envelopes translated in place, no JSON.
+    Local(crate::terminal::EventSink),
+}
+
+/// Why a frame could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Sent,
+    /// Recipient gone.
+    Gone,
+    /// Recipient's queue is full: it is stuck and gets disconnected.
+    Stuck,
+}
+
+#[derive(Debug)]
+struct Entry {
+    role: Role,
+    remote: Option<SocketAddr>,
+    since: SystemTime,
+    outbox: Outbox,
+    /// Cancels this connection's task (socket) — used to drop stuck or silent peers.
+    cancel: CancellationToken,
+    paired: Option<Uuid>,
+    rtt: Option<Duration>,
+    /// When the unanswered ping went out, if one is outstanding.
+    ping_sent: Option<Instant>,
+    /// Why the connection is being dropped, if the relay decided so (for the event).
+    drop_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    peers: HashMap<Uuid, Entry>,
+    /// `clientMsg` repeats running, by (sender, channel number): generation and stop token.
+    repeats: HashMap<(Uuid, u8), (u64, CancellationToken)>,
+    /// Generation of the newest repeat, so a finished one never removes its successor.
+    next_repeat: u64,
+}
+
+/// One `clientMsg` repeat: what to send, to whom, how often.
+struct Repeat {
+    sender: Uuid,
+    client_id: String,
+    target_id: String,
+    channel: u8,
+    command: String,
+    seconds: u32,
+}
+
+/// Shared registry handle; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Registry {
+    /// The state. A `std` mutex: it is held for a few hash lookups, never across an
+    /// `.await` (clippy's `await_holding_lock` is denied crate-wide).
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<RelayEvent>,
+    /// Spawns and tracks the `clientMsg` repeat tasks so shutdown waits for them.
+    tracker: TaskTracker,
+    /// Relay-wide shutdown; repeat tasks end with it.
+    shutdown: CancellationToken,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        events: broadcast::Sender<RelayEvent>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Registry {
+            state: Arc::default(),
+            events,
+            tracker,
+            shutdown,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent maps behind (every method
+        // finishes its updates before anything can panic), so poisoning is not fatal.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, ev: RelayEvent) {
+        // No subscriber is fine.
+        let _ = self.events.send(ev);
+    }
+
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
+    /// Registers a new connection, queues its `bind`/`targetId` greeting and returns its id.
+    pub(crate) fn join(
+        &self,
+        outbox: Outbox,
+        remote: Option<SocketAddr>,
+        role: Role,
+        cancel: CancellationToken,
+    ) -> Uuid {
+        let id = Uuid::new_v4();
+        let greeting = Envelope::new(MessageType::Bind, id.to_string(), "", TARGET_ID_MESSAGE);
+        {
+            let mut st = self.lock();
+            st.peers.insert(
+                id,
+                Entry {
+                    role,
+                    remote,
+                    since: SystemTime::now(),
+                    outbox,
+                    cancel,
+                    paired: None,
+                    rtt: None,
+                    ping_sent: None,
+                    drop_reason: None,
+                },
+            );
+            // Local terminals learn their id from the handle; sockets from this frame.
+            if role != Role::Local {
+                let _ = deliver(&mut st, id, greeting);
+            }
+        }
+        self.emit(RelayEvent::Connected { id, remote, role });
+        id
+    }
+
+    /// Removes a connection; its partner (if any) gets `break` 209 and stays connected.
+    pub(crate) fn leave(&self, id: Uuid, reason: &'static str) {
+        let (brk, reason) = {
+            let mut st = self.lock();
+            let Some(entry) = st.peers.remove(&id) else {
+                return;
+            };
+            cancel_repeats(&mut st, id);
+            let reason = entry.drop_reason.unwrap_or(reason);
+            let brk = entry.paired.map(|other| {
+                let (terminal, app) = if entry.role == Role::App {
+                    (other, id)
+                } else {
+                    (id, other)
+                };
+                cancel_repeats(&mut st, other);
+                let survivor = match st.peers.get_mut(&other) {
+                    Some(e) => {
+                        e.paired = None;
+                        let env = Envelope::new(
+                            MessageType::Break,
+                            terminal.to_string(),
+                            app.to_string(),
+                            Code::PeerDisconnected.as_message(),
+                        );
+                        let _ = deliver(&mut st, other, env);
+                        Some(other)
+                    }
+                    None => None,
+                };
+                RelayEvent::Break {
+                    terminal,
+                    app,
+                    survivor,
+                }
+            });
+            (brk, reason)
+        };
+        if let Some(b) = brk {
+            self.emit(b);
+        }
+        self.emit(RelayEvent::Disconnected { id, reason });
+    }
+
+    /// The id `id` is paired with.
+    pub(crate) fn pair_of(&self, id: Uuid) -> Option<Uuid> {
+        self.lock().peers.get(&id).and_then(|e| e.paired)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().peers.len()
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<ConnectionInfo> {
+        let st = self.lock();
+        let mut v: Vec<ConnectionInfo> = st
+            .peers
+            .iter()
+            .map(|(id, e)| ConnectionInfo {
+                id: *id,
+                role: e.role,
+                remote: e.remote,
+                connected_since: e.since,
+                last_rtt: e.rtt,
+                paired_with: e.paired,
+            })
+            .collect();
+        v.sort_by_key(|c| c.connected_since);
+        v
+    }
+
+    /// A socket answered our ping.
+    pub(crate) fn pong(&self, id: Uuid) {
+        let mut st = self.lock();
+        if let Some(e) = st.peers.get_mut(&id) {
+            if let Some(sent) = e.ping_sent.take() {
+                e.rtt = Some(sent.elapsed());
+            }
+        }
+    }
+
+    /// One keep-alive round: drops sockets whose last ping went unanswered for `timeout`,
+    /// pings the others.
+    pub(crate) fn ping_round(&self, timeout: Duration) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        for e in st.peers.values_mut() {
+            let Outbox::Socket(tx) = &e.outbox else {
+                continue;
+            };
+            match e.ping_sent {
+                Some(sent) if now.duration_since(sent) >= timeout => {
+                    e.drop_reason = Some("ping timeout");
+                    e.cancel.cancel();
+                }
+                Some(_) => {}
+                None => {
+                    // A full queue means the writer is already behind; it will be dropped
+                    // by the routing path, the ping is simply skipped.
+                    if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                        e.ping_sent = Some(now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One heartbeat round: `heartbeat` 200 to every connection, with `clientId` = the
+    /// recipient and `targetId` = its peer or "". One failing socket never stops the round.
+    pub(crate) fn heartbeat_round(&self) {
+        let mut st = self.lock();
+        let targets: Vec<(Uuid, Option<Uuid>)> =
+            st.peers.iter().map(|(id, e)| (*id, e.paired)).collect();
+        let mut sent = 0;
+        for (id, peer) in targets {
+            let env = Envelope::new(
+                MessageType::Heartbeat,
+                id.to_string(),
+                peer.map(|p| p.to_string()).unwrap_or_default(),
+                Code::Success.as_message(),
+            );
+            if deliver(&mut st, id, env) == Delivery::Sent {
+                sent += 1;
+            }
+        }
+        drop(st);
+        self.emit(RelayEvent::Heartbeat { sent });
+    }
+
+    /// The ids an error reply to `id` carries: its own, in the roles it plays.
+    fn own_ids(st: &State, id: Uuid) -> (String, String) {
+        match st.peers.get(&id) {
+            Some(e) if e.role == Role::App => (
+                e.paired.map(|p| p.to_string()).unwrap_or_default(),
+                id.to_string(),
+            ),
+            Some(e) => (
+                id.to_string(),
+                e.paired.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            None => (id.to_string(), String::new()),
+        }
+    }
+
+    /// Answers `id` with `code` and records the rejection.
+    pub(crate) fn reject(&self, id: Uuid, code: Code, reason: String) {
+        {
+            let mut st = self.lock();
+            let (c, t) = Self::own_ids(&st, id);
+            let env = Envelope::new(code.reply_type(), c, t, code.as_message());
+            let _ = deliver(&mut st, id, env);
+        }
+        self.emit(RelayEvent::Rejected { id, code, reason });
+    }
+
+    /// Handles one decoded frame from connection `sender`, answering errors to it.
+    pub(crate) fn handle(&self, sender: Uuid, inbound: Inbound) {
+        let result = match inbound {
+            Inbound::Envelope(env) => match env.kind {
+                MessageType::Bind => {
+                    self.bind(sender, &env.client_id, &env.target_id);
+                    Ok(())
+                }
+                MessageType::Msg => self
+                    .relay_msg(sender, &env.client_id, &env.target_id, env.message)
+                    .map_err(|c| (c, "msg")),
+                // A peer's own heartbeat is harmless keep-alive.
+                MessageType::Heartbeat => Ok(()),
+                MessageType::Break | MessageType::Error => {
+                    Err((Code::NotJson, "only the relay sends break and error"))
+                }
+            },
+            Inbound::FrontEnd(fe) => self.front_end(sender, fe),
+        };
+        if let Err((code, what)) = result {
+            self.reject(sender, code, what.to_owned());
+        }
+    }
+
+    /// `bind` from the App: `client_id` is the terminal to pair with, `target_id` the App
+    /// itself. The sender must own `target_id`, so no socket can pair someone else's App.
+    fn bind(&self, sender: Uuid, client_id: &str, target_id: &str) {
+        let code = {
+            let mut st = self.lock();
+            let code = Self::bind_locked(&mut st, sender, client_id, target_id);
+            let ok = code == Code::Success;
+            let reply =
+                |c: &str, t: &str| Envelope::new(MessageType::Bind, c, t, code.as_message());
+            if ok {
+                let terminal = Uuid::parse_str(client_id).unwrap_or_default();
+                let _ = deliver(&mut st, terminal, reply(client_id, target_id));
+                let _ = deliver(&mut st, sender, reply(client_id, target_id));
+            } else {
+                let _ = deliver(&mut st, sender, reply(client_id, target_id));
+            }
+            code
+        };
+        self.emit(RelayEvent::BindAttempt {
+            client_id: client_id.to_owned(),
+            target_id: target_id.to_owned(),
+            code,
+        });
+    }
+
+    fn bind_locked(st: &mut State, sender: Uuid, client_id: &str, target_id: &str) -> Code {
+        let (Ok(terminal), Ok(app)) = (Uuid::parse_str(client_id), Uuid::parse_str(target_id))
+        else {
+            return if Uuid::parse_str(target_id).ok() == Some(sender) {
+                Code::TargetNotConnected
+            } else {
+                Code::NotFound
+            };
+        };
+        if app != sender {
+            return Code::NotFound;
+        }
+        if terminal == app {
+            return Code::TargetNotConnected;
+        }
+        let Some(t) = st.peers.get(&terminal) else {
+            return Code::TargetNotConnected;
+        };
+        // A connection that already plays the App cannot become someone's terminal.
+        if t.paired.is_some() || t.role == Role::App {
+            return Code::AlreadyPaired;
+        }
+        let a = &st.peers[&app];
+        if a.paired.is_some() || matches!(a.role, Role::Terminal | Role::Local) {
+            return Code::AlreadyPaired;
+        }
+        let t = st.peers.get_mut(&terminal).expect("checked above");
+        t.paired = Some(app);
+        if t.role == Role::Unknown {
+            t.role = Role::Terminal;
+        }
+        let a = st.peers.get_mut(&app).expect("sender is registered");
+        a.paired = Some(terminal);
+        a.role = Role::App;
+        Code::Success
+    }
+
+    /// Checks that `sender` owns one side of the pair (`client_id`, `target_id`) and is
+    /// paired with the other; returns the recipient.
+    fn check_pair(
+        st: &State,
+        sender: Uuid,
+        client_id: &str,
+        target_id: &str,
+    ) -> Result<Uuid, Code> {
+        let c = Uuid::parse_str(client_id).ok();
+        let t = Uuid::parse_str(target_id).ok();
+        let other = if c == Some(sender) {
+            t
+        } else if t == Some(sender) {
+            c
+        } else {
+            return Err(Code::NotFound);
+        };
+        let paired = st.peers.get(&sender).and_then(|e| e.paired);
+        match (other, paired) {
+            (Some(o), Some(p)) if o == p => Ok(o),
+            _ => Err(Code::NotPaired),
+        }
+    }
+
+    /// `msg` from `sender`: goes to the other member of its pair, never back to the sender.
+    pub(crate) fn relay_msg(
+        &self,
+        sender: Uuid,
+        client_id: &str,
+        target_id: &str,
+        message: String,
+    ) -> Result<(), Code> {
+        let mut st = self.lock();
+        let to = Self::check_pair(&st, sender, client_id, target_id)?;
+        let env = Envelope::new(MessageType::Msg, client_id, target_id, message);
+        let event_msg = self
+            .has_subscribers()
+            .then(|| Arc::<str>::from(env.message.as_str()));
+        match deliver_checked(&mut st, to, env)? {
+            Delivery::Sent => {}
+            // Pairs are removed with their members, so this is a race with leave().
+            Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound),
+        }
+        drop(st);
+        if let Some(message) = event_msg {
+            self.emit(RelayEvent::Relayed {
+                from: sender,
+                to,
+                message,
+            });
+        }
+        Ok(())
+    }
+
+    fn front_end(&self, sender: Uuid, fe: FrontEnd) -> Result<(), (Code, &'static str)> {
+        let FrontEnd {
+            client_id,
+            target_id,
+            action,
+        } = fe;
+        match action {
+            FrontEndAction::Strength(cmd) | FrontEndAction::Raw(cmd) => self
+                .relay_msg(sender, &client_id, &target_id, cmd)
+                .map_err(|c| (c, "front-end command")),
+            FrontEndAction::MissingChannel => {
+                let mut st = self.lock();
+                Self::check_pair(&st, sender, &client_id, &target_id)
+                    .map_err(|c| (c, "clientMsg"))?;
+                let env = Envelope::new(
+                    MessageType::Error,
+                    client_id,
+                    target_id,
+                    "406-channel is empty",
+                );
+                let _ = deliver(&mut st, sender, env);
+                Ok(())
+            }
+            FrontEndAction::Repeat {
+                channel,
+                command,
+                seconds,
+            } => {
+                let (token, generation, replaced) = {
+                    let mut st = self.lock();
+                    Self::check_pair(&st, sender, &client_id, &target_id)
+                        .map_err(|c| (c, "clientMsg"))?;
+                    // Checked once here: every repeat sends the same frame.
+                    let probe =
+                        Envelope::new(MessageType::Msg, &*client_id, &*target_id, &*command);
+                    if codec::encode(&probe).is_err() {
+                        return Err((Code::TooLong, "clientMsg"));
+                    }
+                    st.next_repeat += 1;
+                    let generation = st.next_repeat;
+                    let token = self.shutdown.child_token();
+                    let previous = st
+                        .repeats
+                        .insert((sender, channel), (generation, token.clone()));
+                    let replaced = previous.map(|(_, t)| t.cancel()).is_some();
+                    (token, generation, replaced)
+                };
+                let job = Repeat {
+                    sender,
+                    client_id,
+                    target_id,
+                    channel,
+                    command,
+                    seconds,
+                };
+                self.spawn_repeat(job, token, generation, replaced);
+                Ok(())
+            }
+        }
+    }
+
+    fn spawn_repeat(
+        &self,
+        job: Repeat,
+        token: CancellationToken,
+        generation: u64,
+        clear_first: bool,
+    ) {
+        let reg = self.clone();
+        self.tracker.spawn(async move {
+            let Repeat {
+                sender,
+                client_id,
+                target_id,
+                channel,
+                command,
+                seconds,
+            } = job;
+            if clear_first {
+                // The page's new waveform replaces the old one: empty the App's queue first,
+                // and give the clear a head start so it cannot overtake the new pulses.
+                let clear = format!("clear-{channel}");
+                if reg
+                    .relay_msg(sender, &client_id, &target_id, clear)
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(150)) => {}
+                }
+            }
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            for _ in 0..seconds {
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                if reg
+                    .relay_msg(sender, &client_id, &target_id, command.clone())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            // Finished on its own: forget it, unless a newer repeat already took its place.
+            let mut st = reg.lock();
+            if st.repeats.get(&(sender, channel)).map(|(g, _)| *g) == Some(generation) {
+                st.repeats.remove(&(sender, channel));
+            }
+        });
+    }
+
+    /// Registers nothing; lets a local terminal send a frame as if it came from a socket,
+    /// but returns the code instead of answering with a frame.
+    pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
+        match env.kind {
+            MessageType::Msg => self.relay_msg(sender, &env.client_id, &env.target_id, env.message),
+            _ => Err(Code::NotJson),
+        }
+    }
+}
+
+fn cancel_repeats(st: &mut State, id: Uuid) {
+    for ch in [1u8, 2] {
+        if let Some((_, t)) = st.repeats.remove(&(id, ch)) {
+            t.cancel();
+        }
+    }
+}
+
+/// Queues `env` for `to`, refusing a frame the App would drop for length.
+fn deliver_checked(st: &mut State, to: Uuid, env: Envelope) -> Result<Delivery, Code> {
+    let Some(e) = st.peers.get_mut(&to) else {
+        return Ok(Delivery::Gone);
+    };
+    let res = match &e.outbox {
+        Outbox::Socket(tx) => {
+            let text = codec::encode(&env).map_err(|_| Code::TooLong)?;
+            tx.try_send(Message::text(text))
+                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
+        }
+        Outbox::Local(tx) => {
+            // No JSON goes to a local terminal, but the limit is the same for everyone.
+            codec::encode(&env).map_err(|_| Code::TooLong)?;
+            if tx.push(env) {
+                Ok(())
+            } else {
+                Err(false)
+            }
+        }
+    };
+    Ok(match res {
+        Ok(()) => Delivery::Sent,
+        Err(true) => {
+            stuck(e);
+            Delivery::Stuck
+        }
+        Err(false) => Delivery::Gone,
+    })
+}
+
+/// Queues a relay-made frame (greeting, bind answer, break, heartbeat, error reply).
+fn deliver(st: &mut State, to: Uuid, env: Envelope) -> Delivery {
+    let Some(e) = st.peers.get_mut(&to) else {
+        return Delivery::Gone;
+    };
+    let res = match &e.outbox {
+        Outbox::Socket(tx) => tx
+            .try_send(Message::text(codec::encode_unchecked(&env)))
+            .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
+        Outbox::Local(sink) => {
+            if sink.push(env) {
+                Ok(())
+            } else {
+                Err(false)
+            }
+        }
+    };
+    match res {
+        Ok(()) => Delivery::Sent,
+        Err(true) => {
+            stuck(e);
+            Delivery::Stuck
+        }
+        Err(false) => Delivery::Gone,
+    }
+}
+
+/// A connection whose queue is full has fallen too far behind: drop it rather than let it
+/// stall its partner or grow memory without bound.
+fn stuck(e: &mut Entry) {
+    if e.drop_reason.is_none() {
+        log::warn!(
+            "dropping {:?} connection {:?}: outbound queue full (peer too slow)",
+            e.role,
+            e.remote
+        );
+        e.drop_reason = Some("too slow");
+    }
+    e.cancel.cancel();
+}
