@@ -20,6 +20,8 @@ mod event;
 mod listener;
 mod peer;
 pub(crate) mod registry;
+#[cfg(test)]
+mod tests;
 
 pub use config::RelayConfig;
 pub use event::{ConnectionInfo, RelayEvent, Role};
@@ -136,10 +138,5 @@ impl RelayHandle {
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-    }
-
-    #[cfg(test)]
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
     }
 }

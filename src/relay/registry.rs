@@ -11,8 +11,10 @@ use crate::protocol::{Code, Envelope, MessageType, TARGET_ID_MESSAGE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+// tokio's clock, so ping timeouts follow a paused clock in tests.
 use tokio::sync::{broadcast, mpsc};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
