@@ -338,21 +338,31 @@ mod tests {
             "strength-1+2+-1",
             "strength-1+2",
             "strength-1+2+1+1",
+            "strength-01+2+1x",
             "pulse-C:[\"0A0A0A0A00000000\"]",
             "pulse-A:[]",
             "pulse-A:[\"0A0A0A0A00000065\"]",
+            "pulse-A:0A0A0A0A00000000",
             "clear-3",
-            "feedback-10",
-            "strength-1+2+3+201",
+            "clear-",
             "",
         ] {
-            assert!(
-                AppCommand::parse(bad).is_none() || bad.starts_with("feedback"),
-                "{bad}"
-            );
-            if !bad.starts_with("strength-1+2+3") {
-                assert!(AppReport::parse(bad).is_none(), "{bad}");
-            }
+            assert_eq!(AppCommand::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn malformed_reports_are_refused() {
+        for bad in [
+            "feedback-10",
+            "feedback-",
+            "strength-1+2+3",
+            "strength-1+2+3+201",
+            "strength-1+2+3+4+5",
+            "strength-a+2+3+4",
+            "",
+        ] {
+            assert_eq!(AppReport::parse(bad), None, "{bad}");
         }
     }
 }

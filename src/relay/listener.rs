@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -93,9 +92,9 @@ async fn handshake(
     limit: Duration,
     cancel: &CancellationToken,
 ) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
-    // The App connects to ws://host:port/<terminal id>: every path is accepted.
-    let accept_any = |_req: &Request, resp: Response| Ok(resp);
-    let fut = tokio_tungstenite::accept_hdr_async_with_config(stream, accept_any, Some(config));
+    // The App connects to ws://host:port/<terminal id>: tungstenite's plain accept takes
+    // every request path, which is what we want.
+    let fut = tokio_tungstenite::accept_async_with_config(stream, Some(config));
     tokio::select! {
         _ = cancel.cancelled() => None,
         r = tokio::time::timeout(limit, fut) => r.ok()?.ok(),
