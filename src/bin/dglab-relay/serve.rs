@@ -78,7 +78,10 @@ async fn serve(args: ServeArgs) -> i32 {
     let mut terminal_events = terminal.as_mut().map(|(_, ev)| ev);
 
     let signal = loop {
+        // Biased: a signal wins over more traffic, and when both streams are ready the
+        // relay's line (bind 200) comes before the terminal's (App paired), as it happened.
         tokio::select! {
+            biased;
             name = signals.recv() => break name,
             ev = events.recv() => match ev {
                 Ok(ev) => log_relay_event(&ev),
