@@ -41,9 +41,9 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
             survivor,
         } => {
             let rest = match survivor {
-                Some(s) if s == terminal => format!("; terminal {s} stays and may pair again"),
-                Some(s) => format!("; {s} stays connected"),
-                None => String::new(),
+                Some(s) if s == terminal => "; the terminal stays and may pair again",
+                Some(_) => "; the App stays connected",
+                None => "",
             };
             (
                 Level::Info,
@@ -176,6 +176,16 @@ mod tests {
         assert_eq!(
             relay_event(&RelayEvent::Heartbeat { sent: 3 }).0,
             Level::Debug
+        );
+        let (t, a) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (_, line) = relay_event(&RelayEvent::Break {
+            terminal: t,
+            app: a,
+            survivor: Some(t),
+        });
+        assert_eq!(
+            line,
+            format!("break: terminal {t} and App {a} unpaired (209); the terminal stays and may pair again")
         );
     }
 }
