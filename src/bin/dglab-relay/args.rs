@@ -35,6 +35,9 @@ Options:
 
 Log level: DGLAB_LOG=off|error|warn|info|debug|trace (default info)";
 
+/// Longest `--heartbeat`, one day.
+const MAX_HEARTBEAT_SECS: u64 = 86_400;
+
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -138,11 +141,17 @@ fn parse_serve(args: &[String]) -> Result<Command, ArgError> {
             }
             "--heartbeat" => {
                 let v = value("--heartbeat")?;
-                let secs: u64 = v.parse().map_err(|_| {
-                    err(format!(
-                        "--heartbeat expects whole seconds (0 turns it off), got {v:?}"
-                    ))
-                })?;
+                // Capped at a day: the relay adds the interval to `Instant::now()`, which
+                // panics on overflow, and a day is already far past any useful heartbeat.
+                let secs = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= MAX_HEARTBEAT_SECS)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "--heartbeat expects whole seconds 0..={MAX_HEARTBEAT_SECS} (0 turns it off), got {v:?}"
+                        ))
+                    })?;
                 out.heartbeat = (secs > 0).then(|| Duration::from_secs(secs));
             }
             "--public-url" => {
@@ -255,6 +264,8 @@ mod tests {
             "--port expects 0..=65535, got \"70000\""
         );
         assert!(message(&["serve", "--heartbeat", "-1"]).starts_with("--heartbeat expects"));
+        assert!(message(&["serve", "--heartbeat", "86401"]).starts_with("--heartbeat expects"));
+        assert!(message(&["serve", "--heartbeat", "18446744073709551615"]).contains("0..=86400"));
         assert!(message(&["serve", "--host", "example.org"]).starts_with("--host expects"));
         assert!(message(&["serve", "--public-url", "http://x"]).starts_with("--public-url: "));
         assert_eq!(
