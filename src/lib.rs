@@ -11,7 +11,7 @@
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
 //! - [`waveform`]: frames (and, later, patterns, share strings and the player).
-//! - [`pairing`]: the pairing URL the App scans.
+//! - [`pairing`]: the pairing URL the App scans, LAN address choice, QR code (SVG and text).
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
