@@ -223,3 +223,22 @@ fn handle_is_clone_send_sync() {
     fn check<T: Clone + Send + Sync + 'static>() {}
     check::<Player>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_works_from_a_plain_thread() {
+    let out = Recorder::new(86);
+    let p = Player::spawn(out.clone(), Channel::A, PlayerConfig::default()).unwrap();
+    p.play(pass(10), Repeat::Loop).unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let q = p.clone();
+    // A safety gate may live on any thread, with no runtime in sight.
+    std::thread::spawn(move || q.stop())
+        .join()
+        .unwrap()
+        .unwrap();
+    let n = out.calls().len();
+    assert_eq!(out.calls()[n - 1].1, Call::Clear(Channel::A));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(out.calls().len(), n);
+    assert_eq!(p.progress().state, PlayState::Stopped);
+}
