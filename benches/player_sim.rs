@@ -11,7 +11,8 @@ mod scenarios;
 mod sim_app;
 
 use dglab_core::waveform::player::PlayerConfig;
-use scenarios::{quantile, run_loop, run_switches, SwitchOutcome};
+use scenarios::{quantile, run_loop, run_loop_on, run_switches, SwitchOutcome};
+use sim_app::SimConfig;
 use std::time::Duration;
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
@@ -128,6 +129,26 @@ fn main() {
         let mut l = o.latencies;
         l.sort();
         println!("{gap:>7} | {:>6} | {}", o.broken, latency_cols(&l));
+    }
+    println!();
+    println!(
+        "link delay sweep (seed 1, 10 min loop, default config): how much jitter the lead absorbs"
+    );
+    println!(
+        "{:>12} | {:>4} | {:>10}",
+        "max delay ms", "gaps", "max queue"
+    );
+    for delay in [80, 150, 200, 250, 300, 400] {
+        let sim = SimConfig {
+            max_delay: Duration::from_millis(delay),
+            ..SimConfig::new(1)
+        };
+        let [a, b] = paused(run_loop_on(sim, MINUTES, config));
+        println!(
+            "{delay:>12} | {:>4} | {:>10}",
+            a.gaps + b.gaps,
+            a.max_queue.max(b.max_queue)
+        );
     }
     println!();
     println!("wall time {:.1} s", wall.elapsed().as_secs_f64());

@@ -104,7 +104,12 @@ fn outcome(app: &SimApp, ch: Channel, p: &Player, max_lead: &Mutex<u64>) -> Outc
 
 /// Loops [`ripple`] on A and [`breath`] on B for `minutes`, then stops both.
 pub async fn run_loop(seed: u64, minutes: u64, config: PlayerConfig) -> [Outcome; 2] {
-    let app = SimApp::start(SimConfig::new(seed));
+    run_loop_on(SimConfig::new(seed), minutes, config).await
+}
+
+/// [`run_loop`] over a link of one's choosing.
+pub async fn run_loop_on(sim: SimConfig, minutes: u64, config: PlayerConfig) -> [Outcome; 2] {
+    let app = SimApp::start(sim);
     let passes = [ripple(), breath()];
     let mut out: [Outcome; 2] = Default::default();
     let mut players = Vec::new();
