@@ -10,7 +10,8 @@
 //! - [`relay`]: the relay server — `start(listener, config)` → [`relay::RelayHandle`].
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
-//! - [`waveform`]: frames (and, later, patterns, share strings and the player).
+//! - [`waveform`]: frames, and [`waveform::player`], the per-channel streaming clock
+//!   (patterns and share strings later).
 //! - [`pairing`]: the pairing URL the App scans, LAN address choice, QR code (SVG and text).
 //! - [`error`]: the crate's [`Error`].
 
