@@ -424,13 +424,18 @@ impl Registry {
         target_id: &str,
         message: String,
     ) -> Result<(), Code> {
+        let env = Envelope::new(MessageType::Msg, client_id, target_id, message);
+        // Serialize before taking the lock: it is the costliest step, and the lock is shared
+        // by every connection. The pair check still decides first (402 before 405).
+        let encoded = codec::encode(&env);
         let mut st = self.lock();
         let to = Self::check_pair(&st, sender, client_id, target_id)?;
-        let env = Envelope::new(MessageType::Msg, client_id, target_id, message);
+        let text = encoded.map_err(|_| Code::TooLong)?;
         let event_msg = self
             .has_subscribers()
             .then(|| Arc::<str>::from(env.message.as_str()));
-        match deliver_checked(&mut st, to, env)? {
+        // Queued under the lock, so a `break` can never overtake a message of the pair.
+        match deliver_encoded(&mut st, to, env, text) {
             Delivery::Sent => {}
             // Pairs are removed with their members, so this is a race with leave().
             Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound),
@@ -578,46 +583,31 @@ fn cancel_repeats(st: &mut State, id: Uuid) {
     }
 }
 
-/// Queues `env` for `to`, refusing a frame the App would drop for length.
-fn deliver_checked(st: &mut State, to: Uuid, env: Envelope) -> Result<Delivery, Code> {
-    let Some(e) = st.peers.get_mut(&to) else {
-        return Ok(Delivery::Gone);
-    };
-    let res = match &e.outbox {
-        Outbox::Socket(tx) => {
-            let text = codec::encode(&env).map_err(|_| Code::TooLong)?;
-            tx.try_send(Message::text(text))
-                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
-        }
-        Outbox::Local(tx) => {
-            // No JSON goes to a local terminal, but the limit is the same for everyone.
-            codec::encode(&env).map_err(|_| Code::TooLong)?;
-            if tx.push(env) {
-                Ok(())
-            } else {
-                Err(false)
-            }
-        }
-    };
-    Ok(match res {
-        Ok(()) => Delivery::Sent,
-        Err(true) => {
-            stuck(e);
-            Delivery::Stuck
-        }
-        Err(false) => Delivery::Gone,
-    })
+/// Queues an already serialized and length-checked `msg` for `to`.
+fn deliver_encoded(st: &mut State, to: Uuid, env: Envelope, text: String) -> Delivery {
+    match st.peers.get_mut(&to) {
+        Some(e) => push(e, env, Some(text)),
+        None => Delivery::Gone,
+    }
 }
 
 /// Queues a relay-made frame (greeting, bind answer, break, heartbeat, error reply).
 fn deliver(st: &mut State, to: Uuid, env: Envelope) -> Delivery {
-    let Some(e) = st.peers.get_mut(&to) else {
-        return Delivery::Gone;
-    };
+    match st.peers.get_mut(&to) {
+        Some(e) => push(e, env, None),
+        None => Delivery::Gone,
+    }
+}
+
+/// Puts a frame on a connection's outbox: sockets get JSON (`text` if already made), local
+/// terminals the envelope itself. A full queue marks the connection stuck.
+fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
     let res = match &e.outbox {
-        Outbox::Socket(tx) => tx
-            .try_send(Message::text(codec::encode_unchecked(&env)))
-            .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
+        Outbox::Socket(tx) => {
+            let text = text.unwrap_or_else(|| codec::encode_unchecked(&env));
+            tx.try_send(Message::text(text))
+                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
+        }
         Outbox::Local(sink) => {
             if sink.push(env) {
                 Ok(())
