@@ -26,7 +26,11 @@
 //! and the table says so; run as `bash -c 'ulimit -n 65536; cargo bench --bench relay_load'`.
 //!
 //! Knobs for quick runs (defaults are the reported configuration): `RELAY_LOAD_SECS`
-//! (measured window, default 5), `RELAY_LOAD_SERVERS` (`ours`, `pydglab` or `both`).
+//! (measured window, default 5), `RELAY_LOAD_SERVERS` (`ours`, `pydglab` or `both`),
+//! `RELAY_LOAD_SCENARIOS` (comma-separated subset of `throughput,latency,memory`),
+//! `RELAY_LOAD_IDLE_SOCKETS` (memory scenario size), and for profiling only
+//! `RELAY_LOAD_SERVER_WRAPPER` (a command our server is run under, e.g. `valgrind
+//! --tool=massif`) and `RELAY_LOAD_READ_BUFFER` (our server's `read_buffer_size`).
 
 use dglab_core::relay::{self, RelayConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -87,7 +91,7 @@ impl Kind {
 struct Server {
     child: Child,
     /// Held open: the child exits when it sees EOF, so it cannot outlive a crashed bench.
-    _stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     addr: SocketAddr,
 }
 
@@ -100,14 +104,21 @@ impl Server {
                     std::env::temp_dir().join(format!("relay_load-{}.port", std::process::id()));
                 let _ = std::fs::remove_file(&portfile);
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-                let mut child = Command::new(exe)
+                // A profiler may wrap our server (e.g. "valgrind --tool=massif"); its
+                // /proc numbers are then the profiler's, so only use it to profile.
+                let wrapper = std::env::var("RELAY_LOAD_SERVER_WRAPPER").unwrap_or_default();
+                let mut argv: Vec<std::ffi::OsString> =
+                    wrapper.split_whitespace().map(Into::into).collect();
+                argv.push(exe.into());
+                let mut child = Command::new(&argv[0])
+                    .args(&argv[1..])
                     .arg("--serve-ours")
                     .arg(&portfile)
                     .stdin(Stdio::piped())
                     .spawn()
                     .map_err(|e| format!("spawn self: {e}"))?;
                 let stdin = child.stdin.take().expect("piped");
-                let deadline = Instant::now() + STEP;
+                let deadline = Instant::now() + STEP * 6;
                 let port = loop {
                     if let Ok(s) = std::fs::read_to_string(&portfile) {
                         if let Ok(p) = s.trim().parse::<u16>() {
@@ -124,7 +135,7 @@ impl Server {
                 let _ = std::fs::remove_file(&portfile);
                 Ok(Server {
                     child,
-                    _stdin: stdin,
+                    stdin: Some(stdin),
                     addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 })
             }
@@ -162,7 +173,7 @@ impl Server {
                 };
                 Ok(Server {
                     child,
-                    _stdin: stdin,
+                    stdin: Some(stdin),
                     addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 })
             }
@@ -200,9 +211,38 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // EOF first, so a server under a profiler exits cleanly and writes its profile;
+        // a kill only if it does not.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// utime + stime of process `pid` ("self" for this one), all threads, in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Field 2 (comm) may hold spaces; everything after its closing ')' splits cleanly,
+    // starting at field 3, so utime (14) and stime (15) are at 11 and 12.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) as f64 / clock_ticks_per_second()
+}
+
+/// The 1-minute load average: other work on the machine skews every number here.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -232,6 +272,11 @@ fn serve_ours(portfile: &Path) {
             heartbeat_interval: None,
             ping_interval: None,
             max_connections: 20_000,
+            // Profiling aid only (see the module docs): the reported runs use the default.
+            read_buffer_size: std::env::var("RELAY_LOAD_READ_BUFFER")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(RelayConfig::default().read_buffer_size),
             ..RelayConfig::default()
         };
         let handle = relay::start(listener, config).unwrap();
@@ -586,12 +631,14 @@ async fn run_traffic(
     }
     tokio::time::sleep(WARM_UP).await;
     let cpu0 = server.cpu_seconds();
+    let own0 = cpu_seconds("self");
     let t0 = Instant::now();
     stats.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(window).await;
     stats.measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu0;
+    let own = cpu_seconds("self") - own0;
     let received = stats.received.load(Ordering::Relaxed);
     row.rss = Some(server.rss_bytes());
     stop.cancel();
@@ -607,8 +654,10 @@ async fn run_traffic(
         row.cpu_us_per_msg = Some(cpu * 1e6 / received as f64);
     }
     row.notes.push(format!(
-        "server CPU {:.0}% of one core",
-        cpu / elapsed * 100.0
+        "server CPU {:.0}%, load generator CPU {:.0}% (of one core); loadavg {}",
+        cpu / elapsed * 100.0,
+        own / elapsed * 100.0,
+        loadavg()
     ));
     let unexpected = stats.unexpected.load(Ordering::Relaxed);
     if unexpected > 0 {
@@ -670,8 +719,8 @@ async fn latency(kind: Kind, window: Duration) -> Row {
 async fn memory(kind: Kind, sockets: usize) -> Row {
     let mut row = Row {
         scenario: format!(
-            "memory: {IDLE_SOCKETS} idle sockets ({} bound pairs)",
-            IDLE_SOCKETS / 2
+            "memory: {sockets} idle sockets ({} bound pairs)",
+            sockets / 2
         ),
         server: kind.label(),
         ..Row::default()
@@ -822,7 +871,11 @@ async fn run_all() {
     };
     // Client and server each hold one descriptor per socket; leave room for the rest.
     let limit = nofile_limit().unwrap_or(1024);
-    let sockets = IDLE_SOCKETS.min(limit.saturating_sub(200)) / 2 * 2;
+    let wanted = std::env::var("RELAY_LOAD_IDLE_SOCKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IDLE_SOCKETS);
+    let sockets = wanted.min(limit.saturating_sub(200)) / 2 * 2;
     let mut preamble = format!(
         "Command: `cargo bench --bench relay_load` · {} cores · measured window {}s after {}s warm-up · \
          load generator and server on the same machine, server in its own process\n",
@@ -837,18 +890,22 @@ async fn run_all() {
              Run under `bash -c 'ulimit -n 65536; cargo bench --bench relay_load'`."
         );
     }
+    let scenarios = std::env::var("RELAY_LOAD_SCENARIOS")
+        .unwrap_or_else(|_| "throughput,latency,memory".into());
+    let _ = writeln!(preamble, "\nLoad average (1 min) at start: {}", loadavg());
     let mut rows = Vec::new();
-    for &kind in &kinds {
-        eprintln!("relay_load: throughput, {}", kind.label());
-        rows.push(throughput(kind, window).await);
-    }
-    for &kind in &kinds {
-        eprintln!("relay_load: latency, {}", kind.label());
-        rows.push(latency(kind, window).await);
-    }
-    for &kind in &kinds {
-        eprintln!("relay_load: memory, {}", kind.label());
-        rows.push(memory(kind, sockets).await);
+    for scenario in ["throughput", "latency", "memory"] {
+        if !scenarios.split(',').any(|s| s == scenario) {
+            continue;
+        }
+        for &kind in &kinds {
+            eprintln!("relay_load: {scenario}, {}", kind.label());
+            rows.push(match scenario {
+                "throughput" => throughput(kind, window).await,
+                "latency" => latency(kind, window).await,
+                _ => memory(kind, sockets).await,
+            });
+        }
     }
     let report = format!(
         "# relay_load\n\n{preamble}\n{}\n{}",
