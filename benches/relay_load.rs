@@ -30,7 +30,8 @@
 //! `RELAY_LOAD_SCENARIOS` (comma-separated subset of `throughput,latency,memory`),
 //! `RELAY_LOAD_IDLE_SOCKETS` (memory scenario size), and for profiling only
 //! `RELAY_LOAD_SERVER_WRAPPER` (a command our server is run under, e.g. `valgrind
-//! --tool=massif`) and `RELAY_LOAD_READ_BUFFER` (our server's `read_buffer_size`).
+//! --tool=massif`), `RELAY_LOAD_READ_BUFFER` (our server's `read_buffer_size`) and
+//! `RELAY_LOAD_SERVER_THREADS` (our server's tokio worker threads).
 
 use dglab_core::relay::{self, RelayConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -260,10 +261,15 @@ fn clock_ticks_per_second() -> f64 {
 
 /// `--serve-ours PORTFILE`: our relay as a standalone server for the load generator.
 fn serve_ours(portfile: &Path) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // Profiling aid only: the reported runs use tokio's default (one worker per core).
+    if let Some(n) = std::env::var("RELAY_LOAD_SERVER_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        rt.worker_threads(n);
+    }
+    let rt = rt.enable_all().build().unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         // Heartbeat and ping off: PyDGLab-WS runs without heartbeats too, and neither would
