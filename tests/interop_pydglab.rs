@@ -233,12 +233,9 @@ async fn stranger_cannot_pair_with_or_drive_an_app() {
     relay.shutdown().await;
 }
 
-/// protocol.md's code table sends 404 with type `msg`; the relay answers a bind that names
-/// ids the sender does not own with type `bind` (registry.rs `bind()` always replies `bind`,
-/// ignoring `Code::reply_type`). Harmless for PyDGLab-WS (it reads the code either way) but
-/// a deviation from our own spec; un-ignore when the lead decides which side to change.
+/// protocol.md's code table sends 404 with type `msg`, also when the frame was a bind
+/// naming ids the sender does not own; the reply carries the stranger's own id.
 #[tokio::test]
-#[ignore = "relay bug: 404 for a stranger's bind is sent as type bind, protocol.md says msg"]
 async fn stranger_bind_404_has_the_protocol_type() {
     let relay = start_relay().await;
     let url = format!("ws://{}", relay.local_addr());
@@ -248,5 +245,6 @@ async fn stranger_bind_404_has_the_protocol_type() {
     let answer = recv(&mut stranger).await;
     assert_eq!(answer["message"], "404", "{answer}");
     assert_eq!(answer["type"], "msg", "{answer}");
+    assert_eq!(answer["clientId"], stranger_id.as_str(), "{answer}");
     relay.shutdown().await;
 }

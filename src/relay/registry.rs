@@ -336,15 +336,24 @@ impl Registry {
         let code = {
             let mut st = self.lock();
             let code = Self::bind_locked(&mut st, sender, client_id, target_id);
-            let ok = code == Code::Success;
-            let reply =
-                |c: &str, t: &str| Envelope::new(MessageType::Bind, c, t, code.as_message());
-            if ok {
-                let terminal = Uuid::parse_str(client_id).unwrap_or_default();
-                let _ = deliver(&mut st, terminal, reply(client_id, target_id));
-                let _ = deliver(&mut st, sender, reply(client_id, target_id));
-            } else {
-                let _ = deliver(&mut st, sender, reply(client_id, target_id));
+            let reply = Envelope::new(code.reply_type(), client_id, target_id, code.as_message());
+            match code {
+                Code::Success => {
+                    let terminal = Uuid::parse_str(client_id).unwrap_or_default();
+                    let _ = deliver(&mut st, terminal, reply.clone());
+                    let _ = deliver(&mut st, sender, reply);
+                }
+                // Ids the sender does not own: answer with its own ids, as every error reply
+                // does, and never echo someone else's.
+                Code::NotFound => {
+                    let (c, t) = Self::own_ids(&st, sender);
+                    let env = Envelope::new(code.reply_type(), c, t, code.as_message());
+                    let _ = deliver(&mut st, sender, env);
+                }
+                // 400/401 go to the requester only, naming the pair it asked for.
+                _ => {
+                    let _ = deliver(&mut st, sender, reply);
+                }
             }
             code
         };
