@@ -1,7 +1,14 @@
 //! Waveforms: what the App plays, 100 ms at a time.
 //!
 //! - [`frame`]: one validated 100 ms frame and the Hz ↔ byte mapping.
+//! - [`pattern`]: the App's editable model (sections of intensity points, frequency modes)
+//!   and its exact expansion into frames.
 
 pub mod frame;
+pub mod pattern;
 
 pub use frame::{Frame, FrameError};
+pub use pattern::{
+    Balance, DurationIndex, FreqIndex, FrequencyMode, Pattern, PatternError, PlayRate, Point,
+    PointValue, Rest, Section,
+};
