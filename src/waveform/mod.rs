@@ -3,9 +3,11 @@
 //! - [`frame`]: one validated 100 ms frame and the Hz ↔ byte mapping.
 //! - [`pattern`]: the App's editable model (sections of intensity points, frequency modes)
 //!   and its exact expansion into frames.
+//! - [`share`]: `Dungeonlab+pulse:` share strings ↔ pattern, lenient or strict.
 
 pub mod frame;
 pub mod pattern;
+pub mod share;
 
 pub use frame::{Frame, FrameError};
 pub use pattern::{
