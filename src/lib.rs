@@ -10,12 +10,15 @@
 //! - [`relay`]: the relay server — `start(listener, config)` → [`relay::RelayHandle`].
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
-//! - [`waveform`]: frames (and, later, patterns, share strings and the player).
+//! - [`waveform`]: frames, the App's editable patterns and their exact expansion,
+//!   `Dungeonlab+pulse:` share strings, and the `wave` CLI.
+//! - [`presets`]: named waveforms in one JSON file, built-ins read-only, atomic writes.
 //! - [`pairing`]: the pairing URL the App scans.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod pairing;
+pub mod presets;
 pub mod protocol;
 pub mod relay;
 pub mod terminal;

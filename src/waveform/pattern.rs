@@ -283,9 +283,9 @@ impl PointValue {
         if hundredths > 10_000 {
             return Err(PatternError::PointValue(format!("{hundredths}/100")));
         }
-        let decimals = if hundredths % 100 == 0 {
+        let decimals = if hundredths.is_multiple_of(100) {
             0
-        } else if hundredths % 10 == 0 {
+        } else if hundredths.is_multiple_of(10) {
             1
         } else {
             2
@@ -714,7 +714,9 @@ mod tests {
             let v: PointValue = text.parse().unwrap();
             assert_eq!(v.to_string(), text);
         }
-        for bad in ["", ".5", "5.", "100.01", "101", "1.234", "-1", "1e2", "0x1", "1000"] {
+        for bad in [
+            "", ".5", "5.", "100.01", "101", "1.234", "-1", "1e2", "0x1", "1000",
+        ] {
             assert!(bad.parse::<PointValue>().is_err(), "{bad:?}");
         }
         assert_eq!("66.75".parse::<PointValue>().unwrap().intensity(), 66);
