@@ -7,8 +7,22 @@
 //! Parsing never panics, and its size is bounded by [`MAX_TEXT_LEN`], [`MAX_SECTIONS`] and
 //! [`MAX_POINTS`], so a hostile string cannot make the expansion large.
 //!
-//! [`format`] writes the canonical text; `parse(&format(p))` gives back `p` for every
+//! [`format()`] writes the canonical text; `parse(&format(p))` gives back `p` for every
 //! valid pattern.
+//!
+//! ```
+//! use dglab_core::waveform::share;
+//!
+//! let text = "Dungeonlab+pulse:0,1,8=0,20,0,1,1/0-1,100-1";
+//! let parsed = share::parse(text).unwrap();
+//! assert!(parsed.warnings.is_empty());
+//! let frames = parsed.pattern.frames();
+//! assert_eq!(frames[1].to_hex(), "0A0A0A0A64646464");
+//! assert_eq!(share::format(&parsed.pattern), text);
+//!
+//! let err = share::parse("Dungeonlab+pulse:0,1,8=").unwrap_err();
+//! assert_eq!(err.at.char, 23); // where a section was expected
+//! ```
 
 use std::fmt::{self, Write as _};
 
