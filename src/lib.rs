@@ -10,13 +10,16 @@
 //! - [`relay`]: the relay server — `start(listener, config)` → [`relay::RelayHandle`].
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
-//! - [`waveform`]: frames, and [`waveform::player`], the per-channel streaming clock
-//!   (patterns and share strings later).
+//! - [`waveform`]: frames, the App's editable patterns and their exact expansion,
+//!   `Dungeonlab+pulse:` share strings, the `wave` CLI, and [`waveform::player`], the
+//!   per-channel streaming clock.
+//! - [`presets`]: named waveforms in one JSON file, built-ins read-only, atomic writes.
 //! - [`pairing`]: the pairing URL the App scans, LAN address choice, QR code (SVG and text).
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod pairing;
+pub mod presets;
 pub mod protocol;
 pub mod relay;
 pub mod terminal;

@@ -315,3 +315,26 @@ async fn sigterm_shuts_down_cleanly() {
     .await;
     assert!(end.is_ok());
 }
+
+#[test]
+fn wave_frames_prints_the_expansion_as_one_json_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dglab-relay"))
+        .args(["wave", "frames", "Dungeonlab+pulse:0,1,8=0,20,0,1,1/0-1,100-1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim_end().lines().count(), 1);
+    let frames: Vec<String> = serde_json::from_str(text.trim_end()).unwrap();
+    assert_eq!(frames, ["0A0A0A0A00000000", "0A0A0A0A64646464"]);
+}
+
+#[test]
+fn wave_check_reports_a_parse_error_with_exit_code_1() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dglab-relay"))
+        .args(["wave", "check", "Dungeonlab+pulse:"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!out.stderr.is_empty() || !out.stdout.is_empty());
+}

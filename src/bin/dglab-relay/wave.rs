@@ -1,9 +1,7 @@
-//! `dglab-relay wave …`: a placeholder until `dglab_core::waveform::cli::wave_cli` lands
-//! (another branch). At merge this body becomes
-//! `wave_cli(args, &mut std::io::stdout(), &mut std::io::stderr())`.
+//! `dglab-relay wave frames|check '<share string>'`: the waveform tools, which live in the
+//! core (`dglab_core::waveform::cli`) so they are tested there.
 
 /// Runs the `wave` subcommand and returns the process exit code.
-pub fn run(_args: &[String]) -> i32 {
-    eprintln!("wave: not built yet");
-    2
+pub fn run(args: &[String]) -> i32 {
+    dglab_core::waveform::wave_cli(args, &mut std::io::stdout(), &mut std::io::stderr())
 }
