@@ -11,6 +11,8 @@
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
 //! - [`waveform`]: frames (and, later, patterns, share strings and the player).
+//! - [`safety`]: the gate every strength change passes — caps, rise rate, emergency
+//!   stop, watchdog — as [`safety::SafetyHub`] and [`safety::GuardedTerminal`].
 //! - [`pairing`]: the pairing URL the App scans.
 //! - [`error`]: the crate's [`Error`].
 
@@ -18,11 +20,13 @@ pub mod error;
 pub mod pairing;
 pub mod protocol;
 pub mod relay;
+pub mod safety;
 pub mod terminal;
 pub mod waveform;
 
 pub use error::{Error, Result};
 pub use protocol::command::Channel;
 pub use relay::{start, RelayConfig, RelayHandle};
+pub use safety::{GuardedTerminal, SafetyConfig, SafetyHub};
 pub use terminal::{Terminal, TerminalEvent, TerminalEvents};
 pub use waveform::Frame;
