@@ -9,7 +9,9 @@
 //! - a target below `level` is sent at once (lowering is never delayed);
 //! - a target above the App's *current* level — `min(level, App's last reported level)`,
 //!   so a stale or phone-lowered report can only slow a rise — is approached by single +1
-//!   steps, each at least `interval` after the channel's previous raise.
+//!   steps, each at least `interval` after the channel's previous raise;
+//! - once the App has reported, a step waits until the App confirms the previous one (a
+//!   report at `level`): over a slow link the ramp goes at the link's pace, never faster.
 
 use super::event::Limit;
 use std::collections::VecDeque;
@@ -84,6 +86,13 @@ impl ChannelGate {
         }
         let cur = self.current(lim);
         if self.target <= cur {
+            self.next_due = None;
+            return None;
+        }
+        if cur < self.level {
+            // The App has not confirmed the last value yet (a slow link), or went lower
+            // than it by itself: wait for its next report rather than re-send, so a ramp
+            // never outruns the App and never climbs against the phone's dial.
             self.next_due = None;
             return None;
         }
@@ -258,7 +267,7 @@ mod tests {
         let mut g = ChannelGate::default();
         g.aim(10, &lim(40));
         assert_eq!(g.settle(&lim(40), t0, MS100), Some(1));
-        // The App has not confirmed 1 yet: the next step re-sends 1 rather than 2.
+        // The App has not confirmed 1 yet: the ramp waits for its report.
         let stale = Limits {
             reported: Some(0),
             ..lim(40)
@@ -268,7 +277,13 @@ mod tests {
             None,
             "0 is an echo, not the phone"
         );
-        assert_eq!(g.settle(&stale, t0 + MS100, MS100), Some(1));
+        assert_eq!(g.settle(&stale, t0 + MS100, MS100), None);
+        assert_eq!(g.next_due, None);
+        let confirmed = Limits {
+            reported: Some(1),
+            ..lim(40)
+        };
+        assert_eq!(g.settle(&confirmed, t0 + MS100 * 2, MS100), Some(2));
     }
 
     #[test]

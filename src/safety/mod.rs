@@ -13,7 +13,9 @@
 //! 2. **Rise rate.** A raise is a ramp of absolute `strength-<ch>+2+N` commands, each
 //!    `+1` above the App's current level (`min(last sent, last reported)`), at least
 //!    `1 s / max_rise_per_sec` apart (default 100 ms). The first step goes at once if the
-//!    channel's previous raise is old enough.
+//!    channel's previous raise is old enough. Once the App has reported, each step also
+//!    waits for the App to confirm the previous one, so over a slow link a ramp goes at
+//!    the link's pace and a lost or ignored command stalls it instead of being outrun.
 //! 3. **Lowering is immediate** and replaces any ramp in progress. If the App reports a
 //!    level below what was sent that is not an echo of a recent send (the phone's dial,
 //!    the App's own limit), the target follows it down: the gate never climbs back
