@@ -79,12 +79,15 @@ impl ChannelGate {
     pub(crate) fn settle(&mut self, lim: &Limits, now: Instant, interval: Duration) -> Option<u8> {
         let ceiling = if lim.blocked { 0 } else { lim.ceiling().0 };
         self.target = self.target.min(ceiling);
-        if self.target < self.level {
-            self.next_due = None;
-            self.record(self.target, now);
-            return Some(self.target);
-        }
         let cur = self.current(lim);
+        if self.target < self.level {
+            // Never "lower" to above where the App says it is: if the phone took it lower
+            // meanwhile, sending the target would be a raise that skipped the rise rate.
+            let v = self.target.min(cur);
+            self.next_due = None;
+            self.record(v, now);
+            return Some(v);
+        }
         if self.target <= cur {
             self.next_due = None;
             return None;
@@ -130,7 +133,13 @@ impl ChannelGate {
     /// the person holding the phone. Returns the new target when that happens.
     pub(crate) fn on_report(&mut self, reported: u8, now: Instant) -> Option<u8> {
         self.prune(now);
-        if reported >= self.level || self.recent.iter().any(|&(_, v)| v == reported) {
+        // The App reports in order: once it reports a value this gate sent, nothing sent
+        // before that can still be echoed, so a later lower report is the phone's doing.
+        if let Some(pos) = self.recent.iter().rposition(|&(_, v)| v == reported) {
+            self.recent.drain(..pos);
+            return None;
+        }
+        if reported >= self.level {
             return None;
         }
         self.level = reported;

@@ -836,3 +836,17 @@ proptest! {
         rt.block_on(play(ops, rate, prompt))?;
     }
 }
+
+/// Found by the property above: the phone turned B down to 0 while the gate believed it at
+/// 2, then the soft limit fell to 1. Taking the phone's 0 for an echo of an old send, the
+/// gate "lowered" to 1 — a raise for the App, 40 ms after the previous one.
+#[tokio::test(start_paused = true)]
+async fn a_phone_turn_down_after_a_confirmed_ramp_is_adopted_not_raised_back() {
+    let ops = vec![
+        Op::Set(Channel::B, 21),
+        Op::Wait(140),
+        Op::Phone(Channel::B, 0),
+        Op::SoftLimit(Channel::B, 1),
+    ];
+    play(ops, 10, false).await.unwrap();
+}
