@@ -19,6 +19,7 @@ mod config;
 mod event;
 mod listener;
 mod peer;
+mod queue;
 pub(crate) mod registry;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
-use tokio::sync::{broadcast, mpsc};
+use super::queue;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -21,10 +22,10 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// Where frames for one connection go.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Outbox {
     /// A socket's writer: serialized frames (and pings).
-    Socket(mpsc::Sender<Message>),
+    Socket(queue::Sender),
     /// A local terminal: envelopes translated in place, no JSON.
     Local(crate::terminal::EventSink),
 }
@@ -314,9 +315,7 @@ impl Registry {
                     self.bind(sender, &env.client_id, &env.target_id);
                     Ok(())
                 }
-                MessageType::Msg => self
-                    .relay_msg(sender, &env.client_id, &env.target_id, env.message)
-                    .map_err(|c| (c, "msg")),
+                MessageType::Msg => self.relay_msg(sender, env).map_err(|c| (c, "msg")),
                 // A peer's own heartbeat is harmless keep-alive.
                 MessageType::Heartbeat => Ok(()),
                 MessageType::Break | MessageType::Error => {
@@ -426,19 +425,13 @@ impl Registry {
     }
 
     /// `msg` from `sender`: goes to the other member of its pair, never back to the sender.
-    pub(crate) fn relay_msg(
-        &self,
-        sender: Uuid,
-        client_id: &str,
-        target_id: &str,
-        message: String,
-    ) -> Result<(), Code> {
-        let env = Envelope::new(MessageType::Msg, client_id, target_id, message);
+    pub(crate) fn relay_msg(&self, sender: Uuid, mut env: Envelope) -> Result<(), Code> {
+        env.kind = MessageType::Msg;
         // Serialize before taking the lock: it is the costliest step, and the lock is shared
         // by every connection. The pair check still decides first (402 before 405).
         let encoded = codec::encode(&env);
         let mut st = self.lock();
-        let to = Self::check_pair(&st, sender, client_id, target_id)?;
+        let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
         let text = encoded.map_err(|_| Code::TooLong)?;
         let event_msg = self
             .has_subscribers()
@@ -468,7 +461,10 @@ impl Registry {
         } = fe;
         match action {
             FrontEndAction::Strength(cmd) | FrontEndAction::Raw(cmd) => self
-                .relay_msg(sender, &client_id, &target_id, cmd)
+                .relay_msg(
+                    sender,
+                    Envelope::new(MessageType::Msg, client_id, target_id, cmd),
+                )
                 .map_err(|c| (c, "front-end command")),
             FrontEndAction::MissingChannel => {
                 let mut st = self.lock();
@@ -542,10 +538,8 @@ impl Registry {
                 // The page's new waveform replaces the old one: empty the App's queue first,
                 // and give the clear a head start so it cannot overtake the new pulses.
                 let clear = format!("clear-{channel}");
-                if reg
-                    .relay_msg(sender, &client_id, &target_id, clear)
-                    .is_err()
-                {
+                let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, clear);
+                if reg.relay_msg(sender, env).is_err() {
                     return;
                 }
                 tokio::select! {
@@ -559,10 +553,8 @@ impl Registry {
                     _ = token.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                if reg
-                    .relay_msg(sender, &client_id, &target_id, command.clone())
-                    .is_err()
-                {
+                let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, &*command);
+                if reg.relay_msg(sender, env).is_err() {
                     break;
                 }
             }
@@ -578,7 +570,7 @@ impl Registry {
     /// but returns the code instead of answering with a frame.
     pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
         match env.kind {
-            MessageType::Msg => self.relay_msg(sender, &env.client_id, &env.target_id, env.message),
+            MessageType::Msg => self.relay_msg(sender, env),
             _ => Err(Code::NotJson),
         }
     }
@@ -615,7 +607,7 @@ fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
         Outbox::Socket(tx) => {
             let text = text.unwrap_or_else(|| codec::encode_unchecked(&env));
             tx.try_send(Message::text(text))
-                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
+                .map_err(|e| e == queue::PushError::Full)
         }
         Outbox::Local(sink) => {
             if sink.push(env) {
