@@ -319,7 +319,11 @@ async fn sigterm_shuts_down_cleanly() {
 #[test]
 fn wave_frames_prints_the_expansion_as_one_json_line() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dglab-relay"))
-        .args(["wave", "frames", "Dungeonlab+pulse:0,1,8=0,20,0,1,1/0-1,100-1"])
+        .args([
+            "wave",
+            "frames",
+            "Dungeonlab+pulse:0,1,8=0,20,0,1,1/0-1,100-1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());

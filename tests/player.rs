@@ -151,10 +151,7 @@ async fn an_output_error_stops_playback_visibly() {
     let attempts = app.attempts();
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(app.attempts(), attempts);
-    assert_eq!(
-        p.progress().state,
-        PlayState::Failed(not_paired.clone())
-    );
+    assert_eq!(p.progress().state, PlayState::Failed(not_paired.clone()));
     // stop() still works and reports the output's error.
     assert_eq!(p.stop(), Err(not_paired));
     assert_eq!(p.progress().state, PlayState::Stopped);

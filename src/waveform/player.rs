@@ -393,7 +393,10 @@ impl Stoppable for PlayerStop {
         // send in progress holds it only for one `add_pulses` (neither awaits).
         if let Some(shared) = self.shared.upgrade() {
             if let Err(e) = shared.stop() {
-                log::debug!("player {}: stopped; its clear was not sent: {e}", shared.channel);
+                log::debug!(
+                    "player {}: stopped; its clear was not sent: {e}",
+                    shared.channel
+                );
             }
         }
     }
