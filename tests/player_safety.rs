@@ -211,10 +211,10 @@ fn emergency_stop_racing_playing_players_never_deadlocks() {
     let stopper = {
         let (hub, done) = (hub.clone(), done.clone());
         std::thread::spawn(move || {
-            for i in 0..400 {
+            for i in 0..400u32 {
                 let report = hub.emergency_stop();
                 assert_eq!(report.stopped_hooks, 2);
-                if i % 4 == 0 {
+                if i.is_multiple_of(4) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 hub.rearm();
@@ -231,7 +231,7 @@ fn emergency_stop_racing_playing_players_never_deadlocks() {
             for p in &players_for_thread {
                 // Latched or not, these must return promptly.
                 let _ = p.play(pass.clone(), Repeat::Loop);
-                if n % 7 == 0 {
+                if n.is_multiple_of(7) {
                     let _ = p.stop();
                 }
             }
