@@ -204,6 +204,11 @@ impl HubInner {
                 Err(e) => report.failures.push((g.id(), e.to_string())),
             }
         }
+        // Lock order: player lock -> gate lock (a player sends from inside its lock, and
+        // `Player::stop` clears through the gate). Hooks take player locks, so they run
+        // here, after every `halt` above has released its gate lock, and with the hook
+        // table's lock released too. Calling them under a gate lock could deadlock
+        // against a player mid-send (tests/player_safety.rs checks this).
         let hooks: Vec<stop::Hook> = self.hooks().values().cloned().collect();
         for h in &hooks {
             h.stop();
