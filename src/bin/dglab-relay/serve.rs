@@ -26,11 +26,6 @@ use tokio::sync::broadcast::{
 /// How long shutdown may take before we give up on stuck peers and exit anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Time for the emergency stop's 0/0/clear/clear to be written to the App's socket
-/// before the shutdown closes it: the relay's shutdown closes sockets at once and drops
-/// frames still queued. A few small frames on a live socket take well under this.
-const STOP_FLUSH: Duration = Duration::from_millis(300);
-
 /// Runs the relay until a shutdown signal; returns the process exit code.
 pub fn run(args: ServeArgs) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -142,12 +137,10 @@ async fn serve(args: ServeArgs) -> i32 {
     if let Some(hub) = &hub {
         // First, while every socket is still open: the App goes to 0 on both channels and
         // both queues are cleared (and the latch refuses anything after).
-        let report = hub.emergency_stop();
+        // The relay's shutdown writes what is queued before closing each socket.
+        hub.emergency_stop();
         if let Some(rx) = &mut safety_events {
             drain_safety_events(rx);
-        }
-        if report.apps > 0 {
-            tokio::time::sleep(STOP_FLUSH).await;
         }
     }
     drop(terminal);
