@@ -356,6 +356,26 @@ impl SafetyHub {
         self.inner.events.subscribe()
     }
 
+    /// Puts every decision of this hub on `relay`'s event stream as well, as
+    /// [`RelayEvent::Safety`](crate::relay::RelayEvent::Safety), so one subscriber (the
+    /// desktop app, the headless relay's log) sees connections, binds and gate decisions
+    /// in one ordered stream. The forwarding task ends with the relay.
+    pub fn report_to(&self, relay: &crate::relay::RelayHandle) {
+        let mut rx = self.subscribe();
+        let relay = relay.clone();
+        relay.clone().spawn_until_shutdown(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => relay.publish(crate::relay::RelayEvent::Safety { event }),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        log::warn!("safety events: {n} not forwarded to the relay stream (lagged)");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// Registers a hook the emergency stop and the watchdog call (a player's
     /// `CancellationToken`, or any `Fn() + Send + Sync`). It stays registered while the
     /// returned registration lives.

@@ -51,6 +51,8 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
                 format!("break: terminal {terminal} and App {app} unpaired (209){rest}"),
             )
         }
+        // Only present when a hub reports to the relay; this binary logs its hub directly.
+        RelayEvent::Safety { event } => safety_event(event),
         RelayEvent::Relayed { from, to, message } => {
             (Level::Debug, format!("msg {from} -> {to}: {message}"))
         }
