@@ -315,24 +315,24 @@ pub fn encode_unchecked(env: &Envelope) -> String {
 /// stays as is, like serde_json does).
 fn push_json_str(out: &mut String, s: &str) {
     use std::fmt::Write;
+    let bytes = s.as_bytes();
     out.push('"');
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
+    // Copy runs of plain bytes whole; only quotes, backslashes and control bytes need work.
+    while let Some(off) = bytes[start..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let i = start + off;
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
             // Writing into a String cannot fail.
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(esc);
+            b => drop(write!(out, "\\u{b:04x}")),
         }
         start = i + 1;
     }

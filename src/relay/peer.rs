@@ -9,7 +9,7 @@ use super::queue;
 use super::registry::{Outbox, Registry};
 use crate::protocol::codec;
 use crate::protocol::Code;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 /// Most queued frames written before one flush: batches syscalls under load without
 /// letting one busy peer hog its task.
 const WRITE_BATCH: usize = 64;
+
+/// Most already-buffered frames read in one go, for the same reason.
+const READ_BATCH: usize = 32;
 
 /// Serves one WebSocket until it closes, fails, falls behind or the relay shuts down.
 pub(crate) async fn serve<S>(
@@ -33,7 +36,7 @@ pub(crate) async fn serve<S>(
     let (tx, rx) = queue::bounded(queue);
     let id = registry.join(Outbox::Socket(tx), remote, Role::Unknown, cancel.clone());
     let mut close: Option<CloseFrame> = None;
-    let reason: &'static str = loop {
+    let reason: &'static str = 'serve: loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
@@ -46,33 +49,19 @@ pub(crate) async fn serve<S>(
                     break "write failed";
                 }
             }
-            frame = ws.next() => match frame {
-                Some(Ok(Message::Text(text))) => match codec::decode(&text) {
-                    Ok(inbound) => registry.handle(id, inbound),
-                    Err(e) => registry.reject(id, e.code(), e.to_string()),
-                },
-                Some(Ok(Message::Binary(_))) => {
-                    registry.reject(id, Code::NotJson, "binary frame".into());
-                }
-                Some(Ok(Message::Pong(_))) => registry.pong(id),
-                // tungstenite queues the pong itself; it goes out with the next read or write.
-                Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break "closed",
-                Some(Err(WsError::Capacity(e))) => {
-                    log::info!("{id}: frame too large ({e}), closing with 1009");
-                    close = Some(CloseFrame { code: CloseCode::Size, reason: "frame too large".into() });
-                    break "frame too large";
-                }
-                Some(Err(WsError::Utf8(_))) => {
-                    // RFC 6455 requires closing on invalid UTF-8 (1007); answer 403 first so
-                    // a client sees why.
-                    registry.reject(id, Code::NotJson, "invalid UTF-8".into());
-                    close = Some(CloseFrame { code: CloseCode::Invalid, reason: "invalid UTF-8".into() });
-                    break "invalid UTF-8";
-                }
-                Some(Err(e)) => {
-                    log::debug!("{id}: read error: {e}");
-                    break "read error";
+            frame = ws.next() => {
+                let mut frame = frame;
+                // Frames already buffered are handled without going back through the
+                // select: under load this saves re-arming three futures per frame.
+                for _ in 0..READ_BATCH {
+                    if let Some(end) = on_frame(id, &registry, frame) {
+                        close = end.1;
+                        break 'serve end.0;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(next) => frame = next,
+                        None => break,
+                    }
                 }
             }
         }
@@ -93,6 +82,50 @@ pub(crate) async fn serve<S>(
         })
         .await;
     }
+}
+
+/// Handles one read result; `Some((reason, close frame))` ends the connection.
+fn on_frame(
+    id: uuid::Uuid,
+    registry: &Registry,
+    frame: Option<Result<Message, WsError>>,
+) -> Option<(&'static str, Option<CloseFrame>)> {
+    match frame {
+        Some(Ok(Message::Text(text))) => match codec::decode(&text) {
+            Ok(inbound) => registry.handle(id, inbound),
+            Err(e) => registry.reject(id, e.code(), e.to_string()),
+        },
+        Some(Ok(Message::Binary(_))) => {
+            registry.reject(id, Code::NotJson, "binary frame".into());
+        }
+        Some(Ok(Message::Pong(_))) => registry.pong(id),
+        // tungstenite queues the pong itself; it goes out with the next read or write.
+        Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
+        Some(Ok(Message::Close(_))) | None => return Some(("closed", None)),
+        Some(Err(WsError::Capacity(e))) => {
+            log::info!("{id}: frame too large ({e}), closing with 1009");
+            let frame = CloseFrame {
+                code: CloseCode::Size,
+                reason: "frame too large".into(),
+            };
+            return Some(("frame too large", Some(frame)));
+        }
+        Some(Err(WsError::Utf8(_))) => {
+            // RFC 6455 requires closing on invalid UTF-8 (1007); answer 403 first (it is
+            // written before the close) so a client sees why.
+            registry.reject(id, Code::NotJson, "invalid UTF-8".into());
+            let frame = CloseFrame {
+                code: CloseCode::Invalid,
+                reason: "invalid UTF-8".into(),
+            };
+            return Some(("invalid UTF-8", Some(frame)));
+        }
+        Some(Err(e)) => {
+            log::debug!("{id}: read error: {e}");
+            return Some(("read error", None));
+        }
+    }
+    None
 }
 
 async fn write_batch<S>(ws: &mut S, first: Message, rx: &queue::Receiver) -> Result<(), WsError>
