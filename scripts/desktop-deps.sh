@@ -3,6 +3,7 @@
 # the WebKitGTK build libraries, Xvfb for a window without a screen, WebKitWebDriver, and
 # tauri-driver (built into ./tools so nothing lands outside the project).
 # Idempotent and quiet once everything is there, so scripts/test.sh can call it every run.
+# `--no-driver` skips tauri-driver (only the E2E test needs it; scripts/run.sh passes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x tools/bin/tauri-driver ]; then
+if [ "${1:-}" != "--no-driver" ] && [ ! -x tools/bin/tauri-driver ]; then
   echo "desktop-deps: building tauri-driver into ./tools"
   cargo install tauri-driver --locked --quiet --root "$PWD/tools"
 fi
