@@ -14,6 +14,9 @@ pub enum Error {
     /// A terminal command could not be sent.
     #[error(transparent)]
     Terminal(#[from] crate::terminal::TerminalError),
+    /// The safety gate refused a command (latched, lease lapsed) or could not send it.
+    #[error(transparent)]
+    Safety(#[from] crate::safety::SafetyError),
     /// The relay answered with a protocol code.
     #[error("relay answered {0}")]
     Protocol(Code),

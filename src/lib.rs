@@ -10,19 +10,27 @@
 //! - [`relay`]: the relay server — `start(listener, config)` → [`relay::RelayHandle`].
 //! - [`terminal`]: terminal handles, in-process ([`terminal::local`]) or over a socket
 //!   ([`terminal::remote`]).
-//! - [`waveform`]: frames (and, later, patterns, share strings and the player).
-//! - [`pairing`]: the pairing URL the App scans.
+//! - [`waveform`]: frames, the App's editable patterns and their exact expansion,
+//!   `Dungeonlab+pulse:` share strings, the `wave` CLI, and [`waveform::player`], the
+//!   per-channel streaming clock.
+//! - [`presets`]: named waveforms in one JSON file, built-ins read-only, atomic writes.
+//! - [`safety`]: the gate every strength change passes — caps, rise rate, emergency
+//!   stop, watchdog — as [`safety::SafetyHub`] and [`safety::GuardedTerminal`].
+//! - [`pairing`]: the pairing URL the App scans, LAN address choice, QR code (SVG and text).
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod pairing;
+pub mod presets;
 pub mod protocol;
 pub mod relay;
+pub mod safety;
 pub mod terminal;
 pub mod waveform;
 
 pub use error::{Error, Result};
 pub use protocol::command::Channel;
 pub use relay::{start, RelayConfig, RelayHandle};
+pub use safety::{GuardedTerminal, SafetyConfig, SafetyHub};
 pub use terminal::{Terminal, TerminalEvent, TerminalEvents};
 pub use waveform::Frame;

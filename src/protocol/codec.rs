@@ -10,6 +10,7 @@
 use super::{wire_len, Code, Envelope, MessageType, MAX_FRAME_CHARS};
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Why a text frame could not be decoded. Every variant is answered with
 /// [`DecodeError::code`] and the connection carries on.
@@ -88,6 +89,22 @@ pub enum FrontEndAction {
 /// Longest `clientMsg` repeat we honour, in seconds (a day); the vendor relay has no bound.
 pub const MAX_REPEAT_SECONDS: u32 = 86_400;
 
+/// The common case, parsed without building a JSON tree: four strings, borrowed from the
+/// frame unless they contain escapes.
+#[derive(Deserialize)]
+struct PlainFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(rename = "clientId", borrow)]
+    client_id: Cow<'a, str>,
+    #[serde(rename = "targetId", borrow)]
+    target_id: Cow<'a, str>,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+/// Everything else (front-end shapes, wrong types), parsed field by field to say what is
+/// wrong.
 #[derive(Deserialize)]
 struct RawFrame {
     #[serde(rename = "type", default)]
@@ -122,6 +139,16 @@ pub fn decode(text: &str) -> Result<Inbound, DecodeError> {
     // only has objects, so look at the first significant byte before parsing.
     if !text.trim_start().starts_with('{') {
         return Err(DecodeError::NotObject);
+    }
+    if let Ok(plain) = serde_json::from_str::<PlainFrame<'_>>(text) {
+        if let Some(kind) = MessageType::from_wire(&plain.kind) {
+            return Ok(Inbound::Envelope(Envelope {
+                kind,
+                client_id: plain.client_id.into_owned(),
+                target_id: plain.target_id.into_owned(),
+                message: plain.message.into_owned(),
+            }));
+        }
     }
     let raw: RawFrame = serde_json::from_str(text).map_err(|_| {
         // Distinguish "valid JSON object, wrong field types" from "not JSON" only for the

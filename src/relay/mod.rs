@@ -1,8 +1,8 @@
 //! The relay server: pairs terminals with Apps and passes their messages.
 //!
 //! [`start`] takes a bound listener and returns a [`RelayHandle`]. The layers, each talking
-//! only to the next: socket ↔ text in [`peer`], text ↔ [`crate::protocol::Envelope`] in the
-//! codec, envelope ↔ routing in [`registry`]. The rules (protocol.md and ours):
+//! only to the next: socket ↔ text in `peer`, text ↔ [`crate::protocol::Envelope`] in the
+//! codec, envelope ↔ routing in `registry`. The rules (protocol.md and ours):
 //!
 //! - every connection gets a random UUIDv4 in a `bind`/`targetId` greeting; any upgrade path
 //!   is accepted, since the App connects to `ws://host:port/<terminal id>`;
@@ -19,6 +19,7 @@ mod config;
 mod event;
 mod listener;
 mod peer;
+mod queue;
 pub(crate) mod registry;
 #[cfg(test)]
 mod tests;

@@ -5,12 +5,12 @@
 //! WebSocket `Stream + Sink`, so its logic can be tested on in-memory channels.
 
 use super::event::Role;
+use super::queue;
 use super::registry::{Outbox, Registry};
 use crate::protocol::codec;
 use crate::protocol::Code;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::net::SocketAddr;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -30,7 +30,7 @@ pub(crate) async fn serve<S>(
 ) where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
 {
-    let (tx, mut rx) = mpsc::channel::<Message>(queue);
+    let (tx, rx) = queue::bounded(queue);
     let id = registry.join(Outbox::Socket(tx), remote, Role::Unknown, cancel.clone());
     let mut close: Option<CloseFrame> = None;
     let reason: &'static str = loop {
@@ -42,7 +42,7 @@ pub(crate) async fn serve<S>(
             }
             out = rx.recv() => {
                 let Some(first) = out else { break "closed" };
-                if write_batch(&mut ws, first, &mut rx).await.is_err() {
+                if write_batch(&mut ws, first, &rx).await.is_err() {
                     break "write failed";
                 }
             }
@@ -67,7 +67,7 @@ pub(crate) async fn serve<S>(
                     // RFC 6455 requires closing on invalid UTF-8 (1007); answer 403 first so
                     // a client sees why.
                     registry.reject(id, Code::NotJson, "invalid UTF-8".into());
-                    while let Ok(m) = rx.try_recv() {
+                    while let Some(m) = rx.try_recv() {
                         let _ = ws.feed(m).await;
                     }
                     close = Some(CloseFrame { code: CloseCode::Invalid, reason: "invalid UTF-8".into() });
@@ -91,19 +91,15 @@ pub(crate) async fn serve<S>(
     }
 }
 
-async fn write_batch<S>(
-    ws: &mut S,
-    first: Message,
-    rx: &mut mpsc::Receiver<Message>,
-) -> Result<(), WsError>
+async fn write_batch<S>(ws: &mut S, first: Message, rx: &queue::Receiver) -> Result<(), WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     ws.feed(first).await?;
     for _ in 1..WRITE_BATCH {
         match rx.try_recv() {
-            Ok(m) => ws.feed(m).await?,
-            Err(_) => break,
+            Some(m) => ws.feed(m).await?,
+            None => break,
         }
     }
     ws.flush().await

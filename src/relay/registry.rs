@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
-use tokio::sync::{broadcast, mpsc};
+use super::queue;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -21,10 +22,10 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// Where frames for one connection go.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Outbox {
     /// A socket's writer: serialized frames (and pings).
-    Socket(mpsc::Sender<Message>),
+    Socket(queue::Sender),
     /// A local terminal: envelopes translated in place, no JSON.
     Local(crate::terminal::EventSink),
 }
@@ -314,9 +315,7 @@ impl Registry {
                     self.bind(sender, &env.client_id, &env.target_id);
                     Ok(())
                 }
-                MessageType::Msg => self
-                    .relay_msg(sender, &env.client_id, &env.target_id, env.message)
-                    .map_err(|c| (c, "msg")),
+                MessageType::Msg => self.relay_msg(sender, env).map_err(|c| (c, "msg")),
                 // A peer's own heartbeat is harmless keep-alive.
                 MessageType::Heartbeat => Ok(()),
                 MessageType::Break | MessageType::Error => {
@@ -336,15 +335,24 @@ impl Registry {
         let code = {
             let mut st = self.lock();
             let code = Self::bind_locked(&mut st, sender, client_id, target_id);
-            let ok = code == Code::Success;
-            let reply =
-                |c: &str, t: &str| Envelope::new(MessageType::Bind, c, t, code.as_message());
-            if ok {
-                let terminal = Uuid::parse_str(client_id).unwrap_or_default();
-                let _ = deliver(&mut st, terminal, reply(client_id, target_id));
-                let _ = deliver(&mut st, sender, reply(client_id, target_id));
-            } else {
-                let _ = deliver(&mut st, sender, reply(client_id, target_id));
+            let reply = Envelope::new(code.reply_type(), client_id, target_id, code.as_message());
+            match code {
+                Code::Success => {
+                    let terminal = Uuid::parse_str(client_id).unwrap_or_default();
+                    let _ = deliver(&mut st, terminal, reply.clone());
+                    let _ = deliver(&mut st, sender, reply);
+                }
+                // Ids the sender does not own: answer with its own ids, as every error reply
+                // does, and never echo someone else's.
+                Code::NotFound => {
+                    let (c, t) = Self::own_ids(&st, sender);
+                    let env = Envelope::new(code.reply_type(), c, t, code.as_message());
+                    let _ = deliver(&mut st, sender, env);
+                }
+                // 400/401 go to the requester only, naming the pair it asked for.
+                _ => {
+                    let _ = deliver(&mut st, sender, reply);
+                }
             }
             code
         };
@@ -417,20 +425,19 @@ impl Registry {
     }
 
     /// `msg` from `sender`: goes to the other member of its pair, never back to the sender.
-    pub(crate) fn relay_msg(
-        &self,
-        sender: Uuid,
-        client_id: &str,
-        target_id: &str,
-        message: String,
-    ) -> Result<(), Code> {
+    pub(crate) fn relay_msg(&self, sender: Uuid, mut env: Envelope) -> Result<(), Code> {
+        env.kind = MessageType::Msg;
+        // Serialize before taking the lock: it is the costliest step, and the lock is shared
+        // by every connection. The pair check still decides first (402 before 405).
+        let encoded = codec::encode(&env);
         let mut st = self.lock();
-        let to = Self::check_pair(&st, sender, client_id, target_id)?;
-        let env = Envelope::new(MessageType::Msg, client_id, target_id, message);
+        let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
+        let text = encoded.map_err(|_| Code::TooLong)?;
         let event_msg = self
             .has_subscribers()
             .then(|| Arc::<str>::from(env.message.as_str()));
-        match deliver_checked(&mut st, to, env)? {
+        // Queued under the lock, so a `break` can never overtake a message of the pair.
+        match deliver_encoded(&mut st, to, env, text) {
             Delivery::Sent => {}
             // Pairs are removed with their members, so this is a race with leave().
             Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound),
@@ -454,7 +461,10 @@ impl Registry {
         } = fe;
         match action {
             FrontEndAction::Strength(cmd) | FrontEndAction::Raw(cmd) => self
-                .relay_msg(sender, &client_id, &target_id, cmd)
+                .relay_msg(
+                    sender,
+                    Envelope::new(MessageType::Msg, client_id, target_id, cmd),
+                )
                 .map_err(|c| (c, "front-end command")),
             FrontEndAction::MissingChannel => {
                 let mut st = self.lock();
@@ -528,10 +538,8 @@ impl Registry {
                 // The page's new waveform replaces the old one: empty the App's queue first,
                 // and give the clear a head start so it cannot overtake the new pulses.
                 let clear = format!("clear-{channel}");
-                if reg
-                    .relay_msg(sender, &client_id, &target_id, clear)
-                    .is_err()
-                {
+                let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, clear);
+                if reg.relay_msg(sender, env).is_err() {
                     return;
                 }
                 tokio::select! {
@@ -545,10 +553,8 @@ impl Registry {
                     _ = token.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                if reg
-                    .relay_msg(sender, &client_id, &target_id, command.clone())
-                    .is_err()
-                {
+                let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, &*command);
+                if reg.relay_msg(sender, env).is_err() {
                     break;
                 }
             }
@@ -564,7 +570,7 @@ impl Registry {
     /// but returns the code instead of answering with a frame.
     pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
         match env.kind {
-            MessageType::Msg => self.relay_msg(sender, &env.client_id, &env.target_id, env.message),
+            MessageType::Msg => self.relay_msg(sender, env),
             _ => Err(Code::NotJson),
         }
     }
@@ -578,46 +584,31 @@ fn cancel_repeats(st: &mut State, id: Uuid) {
     }
 }
 
-/// Queues `env` for `to`, refusing a frame the App would drop for length.
-fn deliver_checked(st: &mut State, to: Uuid, env: Envelope) -> Result<Delivery, Code> {
-    let Some(e) = st.peers.get_mut(&to) else {
-        return Ok(Delivery::Gone);
-    };
-    let res = match &e.outbox {
-        Outbox::Socket(tx) => {
-            let text = codec::encode(&env).map_err(|_| Code::TooLong)?;
-            tx.try_send(Message::text(text))
-                .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_)))
-        }
-        Outbox::Local(tx) => {
-            // No JSON goes to a local terminal, but the limit is the same for everyone.
-            codec::encode(&env).map_err(|_| Code::TooLong)?;
-            if tx.push(env) {
-                Ok(())
-            } else {
-                Err(false)
-            }
-        }
-    };
-    Ok(match res {
-        Ok(()) => Delivery::Sent,
-        Err(true) => {
-            stuck(e);
-            Delivery::Stuck
-        }
-        Err(false) => Delivery::Gone,
-    })
+/// Queues an already serialized and length-checked `msg` for `to`.
+fn deliver_encoded(st: &mut State, to: Uuid, env: Envelope, text: String) -> Delivery {
+    match st.peers.get_mut(&to) {
+        Some(e) => push(e, env, Some(text)),
+        None => Delivery::Gone,
+    }
 }
 
 /// Queues a relay-made frame (greeting, bind answer, break, heartbeat, error reply).
 fn deliver(st: &mut State, to: Uuid, env: Envelope) -> Delivery {
-    let Some(e) = st.peers.get_mut(&to) else {
-        return Delivery::Gone;
-    };
+    match st.peers.get_mut(&to) {
+        Some(e) => push(e, env, None),
+        None => Delivery::Gone,
+    }
+}
+
+/// Puts a frame on a connection's outbox: sockets get JSON (`text` if already made), local
+/// terminals the envelope itself. A full queue marks the connection stuck.
+fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
     let res = match &e.outbox {
-        Outbox::Socket(tx) => tx
-            .try_send(Message::text(codec::encode_unchecked(&env)))
-            .map_err(|e| matches!(e, mpsc::error::TrySendError::Full(_))),
+        Outbox::Socket(tx) => {
+            let text = text.unwrap_or_else(|| codec::encode_unchecked(&env));
+            tx.try_send(Message::text(text))
+                .map_err(|e| e == queue::PushError::Full)
+        }
         Outbox::Local(sink) => {
             if sink.push(env) {
                 Ok(())

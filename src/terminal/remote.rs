@@ -24,7 +24,8 @@ const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Errors
 /// Connection and handshake failures, or no greeting within 10 s.
 pub async fn connect(url: &str) -> Result<(Terminal, TerminalEvents)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    // Nagle off: commands are small and latency is what the user feels.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .map_err(|e| Error::WebSocket(Box::new(e)))?;
     let id = tokio::time::timeout(GREETING_TIMEOUT, async {

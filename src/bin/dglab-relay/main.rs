@@ -1,0 +1,45 @@
+//! `dglab-relay`: the DG-LAB SOCKET v2 relay without a window, for a Raspberry Pi, a
+//! server or a terminal session. `serve` runs the relay (optionally with a local terminal
+//! whose QR code is printed); `wave` holds waveform tools.
+//!
+//! - `args.rs`: hand-written argument parsing and usage text.
+//! - `logger.rs`: the stderr logger behind the `log` facade (`DGLAB_LOG`).
+//! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
+//! - `report.rs`: the log line for each relay and terminal event.
+//! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
+//! - `wave.rs`: the `wave` subcommand.
+
+mod args;
+mod logger;
+mod pairing;
+mod report;
+mod serve;
+mod wave;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args::parse(&argv) {
+        Ok(args::Command::Help(usage)) => {
+            println!("{usage}");
+            0
+        }
+        Ok(args::Command::Version) => {
+            println!("dglab-relay {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Ok(args::Command::Wave(rest)) => wave::run(&rest),
+        Ok(args::Command::Serve(serve_args)) => {
+            if let Some(warning) = logger::init() {
+                log::warn!("{warning}");
+            }
+            serve::run(serve_args)
+        }
+        Err(e) => {
+            eprintln!("error: {}\n\n{}", e.message, e.usage);
+            2
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
