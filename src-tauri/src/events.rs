@@ -5,8 +5,13 @@
 //! connected or paired: a handful of rows, and the UI never has to patch its table from
 //! partial events (nor fall out of step when a broadcast lags).
 
+use crate::state::{AppState, GATE_REFUSED};
+use dglab_core::protocol::command::{Channel, StrengthReport};
 use dglab_core::relay::{ConnectionInfo, RelayEvent, Role};
-use dglab_core::{RelayHandle, TerminalEvent, TerminalEvents};
+use dglab_core::safety::{ChannelState, GuardedEvents};
+use dglab_core::terminal::TerminalError;
+use dglab_core::waveform::player::{PlayState, Player, Progress};
+use dglab_core::{GuardedTerminal, RelayHandle, SafetyHub, TerminalEvent};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
 use tauri::{AppHandle, Emitter, Runtime};
@@ -17,9 +22,13 @@ use uuid::Uuid;
 pub const EVENT_CONNECTIONS: &str = "relay:connections";
 /// Payload: [`TerminalView`], what our terminal heard (pairing, reports, feedback, …).
 pub const EVENT_TERMINAL: &str = "terminal:event";
-/// Payload: [`EstopView`], the emergency stop was latched or re-armed (from any source:
-/// button, Escape, global shortcut).
-pub const EVENT_ESTOP: &str = "safety:estop";
+/// Payload: the core's `SafetyEvent` as is (clamped, ramping, refused, emergency stop,
+/// re-armed, watchdog, …): what the gate did to a request, for the UI to say so.
+pub const EVENT_SAFETY: &str = "safety:event";
+/// Payload: [`StrengthView`], after every gate decision or App report.
+pub const EVENT_STRENGTH: &str = "safety:state";
+/// Payload: [`ProgressView`], whenever a player's progress changes (≤ 10/s per channel).
+pub const EVENT_PLAYER: &str = "player:progress";
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,29 +151,94 @@ impl From<TerminalEvent> for TerminalView {
     }
 }
 
-/// Payload of [`EVENT_ESTOP`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EstopView {
-    /// Latched (strength changes refused) or re-armed.
-    pub stopped: bool,
+/// The strength panel's whole state: the gate's view of each channel, the App's last
+/// report, the caps and the blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrengthView {
+    /// The paired App.
+    pub app: Option<Uuid>,
+    /// The emergency stop is latched.
+    pub latched: bool,
+    /// The watchdog tripped (the window stopped renewing its lease).
+    pub lease_lapsed: bool,
+    /// The user caps, A then B.
+    pub caps: [u8; 2],
+    /// The App's last report since it paired.
+    pub report: Option<StrengthReport>,
+    /// Target, level sent, ceiling and ramping, A then B.
+    pub channels: [ChannelState; 2],
 }
 
-/// Tells every window that the emergency stop was latched or re-armed.
-pub fn emit_estop<R: Runtime>(app: &AppHandle<R>, stopped: bool) {
-    if let Err(e) = app.emit(EVENT_ESTOP, EstopView { stopped }) {
-        log::error!("emit {EVENT_ESTOP}: {e}");
+/// The strength panel's state now.
+pub fn strength_view(terminal: &GuardedTerminal, safety: &SafetyHub) -> StrengthView {
+    let g = terminal.state();
+    StrengthView {
+        app: g.app,
+        latched: g.latched,
+        lease_lapsed: g.lease_lapsed,
+        caps: [safety.cap(Channel::A), safety.cap(Channel::B)],
+        report: terminal.last_report(),
+        channels: g.channels,
     }
 }
 
-/// Spawns the two forwarding tasks; they end when the relay shuts down.
+/// A player's progress for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressView {
+    /// "A" or "B".
+    pub channel: &'static str,
+    /// `idle`, `waiting`, `playing`, `finished`, `stopped` or `failed`.
+    pub state: &'static str,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+    /// Frames in one pass.
+    pub pass_frames: usize,
+    /// The frame the App plays now (an estimate).
+    pub position: usize,
+    /// Completed passes.
+    pub loops: u64,
+}
+
+impl ProgressView {
+    /// The view of one snapshot.
+    pub fn new(channel: Channel, p: &Progress) -> Self {
+        let (state, error) = match &p.state {
+            PlayState::Idle => ("idle", None),
+            PlayState::Waiting => ("waiting", None),
+            PlayState::Playing => ("playing", None),
+            PlayState::Finished => ("finished", None),
+            PlayState::Stopped => ("stopped", None),
+            PlayState::Failed(TerminalError::Refused(GATE_REFUSED)) => {
+                ("failed", Some("stopped by the safety gate".to_owned()))
+            }
+            PlayState::Failed(e) => ("failed", Some(e.to_string())),
+        };
+        ProgressView {
+            channel: channel.letter(),
+            state,
+            error,
+            pass_frames: p.pass_frames,
+            position: p.position,
+            loops: p.loops,
+        }
+    }
+}
+
+fn emit<R: Runtime, S: Serialize + Clone>(app: &AppHandle<R>, name: &str, payload: S) {
+    if let Err(e) = app.emit(name, payload) {
+        log::error!("emit {name}: {e}");
+    }
+}
+
+/// Spawns the forwarding tasks (relay, terminal, safety, players); they end with the app.
 pub fn spawn_forwarders<R: Runtime>(
-    app: AppHandle<R>,
-    relay: RelayHandle,
-    ours: Uuid,
-    mut terminal: TerminalEvents,
+    app: &AppHandle<R>,
+    state: &AppState,
+    mut terminal_events: GuardedEvents,
 ) {
-    let mut rx = relay.subscribe();
-    let app2 = app.clone();
+    let ours = state.terminal.id();
+    let (relay, mut rx) = (state.relay.clone(), state.relay.subscribe());
+    let a = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
@@ -174,20 +248,60 @@ pub fn spawn_forwarders<R: Runtime>(
                 Err(RecvError::Lagged(n)) => log::debug!("connection events lagged by {n}"),
                 Err(RecvError::Closed) => break,
             }
-            if let Err(e) = app2.emit(EVENT_CONNECTIONS, connections(&relay, ours)) {
-                log::error!("emit {EVENT_CONNECTIONS}: {e}");
-            }
+            emit(&a, EVENT_CONNECTIONS, connections(&relay, ours));
         }
     });
+
+    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
     tauri::async_runtime::spawn(async move {
-        while let Some(ev) = terminal.recv().await {
+        while let Some(ev) = terminal_events.recv().await {
             match &ev {
                 TerminalEvent::Paired { app } => log::info!("App {app} paired"),
                 TerminalEvent::AppLeft { app } => log::info!("App {app} left"),
                 _ => {}
             }
-            if let Err(e) = app.emit(EVENT_TERMINAL, TerminalView::from(ev)) {
-                log::error!("emit {EVENT_TERMINAL}: {e}");
+            let strength_changed = matches!(
+                ev,
+                TerminalEvent::Strength(_)
+                    | TerminalEvent::Paired { .. }
+                    | TerminalEvent::AppLeft { .. }
+            );
+            emit(&a, EVENT_TERMINAL, TerminalView::from(ev));
+            if strength_changed {
+                emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+            }
+        }
+    });
+
+    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
+    let mut rx = state.safety.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => emit(&a, EVENT_SAFETY, ev),
+                Err(RecvError::Lagged(n)) => log::debug!("safety events lagged by {n}"),
+                Err(RecvError::Closed) => break,
+            }
+            emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+        }
+    });
+
+    for player in &state.players {
+        spawn_progress(app.clone(), player);
+    }
+}
+
+fn spawn_progress<R: Runtime>(app: AppHandle<R>, player: &Player) {
+    let channel = player.channel();
+    let mut rx = player.subscribe();
+    tauri::async_runtime::spawn(async move {
+        let mut last: Option<ProgressView> = None;
+        while rx.changed().await.is_ok() {
+            let view = ProgressView::new(channel, &rx.borrow_and_update());
+            // Snapshots come every 100 ms while playing; skip the ones the UI would not see change.
+            if last.as_ref() != Some(&view) {
+                emit(&app, EVENT_PLAYER, view.clone());
+                last = Some(view);
             }
         }
     });

@@ -2,21 +2,22 @@
 //! owns no domain logic.
 //!
 //! # Layout
-//! - `state`: [`state::AppState`], everything a command may reach (relay, our terminal, port).
-//! - `commands/`: the invoke handlers, one file per area (`relay`, `terminal`, `app`).
-//! - `events`: forwards relay and terminal events to the window; the event names.
+//! - `state`: [`state::AppState`], everything a command may reach (relay, safety gate,
+//!   guarded terminal, players, presets, settings, port).
+//! - `commands/`: the invoke handlers, one file per area (`relay`, `strength`, `waveform`,
+//!   `presets`, `settings`, `app`).
+//! - `events`: forwards relay, terminal, safety and player events to the window; the names.
+//! - `settings`: the desktop app's `settings.json`.
 //! - `error`: [`error::CommandError`], `{kind, message}` for the UI.
-//! - `pairing_shim`: temporary stand-ins for the core's pairing module.
 
 pub mod commands;
 pub mod error;
 pub mod events;
-mod pairing_shim;
+pub mod settings;
 pub mod state;
 
-use dglab_core::protocol::command::Channel;
-use dglab_core::RelayConfig;
-use state::AppState;
+use dglab_core::SafetyConfig;
+use state::{AppState, Services};
 use std::net::{IpAddr, Ipv4Addr};
 use tauri::{AppHandle, Builder, Manager, RunEvent, Runtime};
 
@@ -28,54 +29,58 @@ pub const DEFAULT_PORT: u16 = 9999;
 pub const ESTOP_SHORTCUTS: [&str; 2] = ["Pause", "CommandOrControl+Shift+Space"];
 
 /// Wires the commands. Generic over the runtime so tests can use Tauri's mock runtime; the
-/// relay is started separately ([`start_services`]) so a test can choose where it listens.
+/// services are started separately ([`start_services`]) so a test can choose where.
 pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    use commands::{app, presets, relay, strength, waveform};
     builder.invoke_handler(tauri::generate_handler![
-        commands::app::app_info,
-        commands::relay::list_connections,
-        commands::relay::pairing_info,
-        commands::terminal::terminal_status,
-        commands::terminal::set_strength,
-        commands::terminal::step_strength,
-        commands::terminal::emergency_stop,
-        commands::terminal::rearm,
+        app::app_info,
+        relay::list_connections,
+        relay::pairing_info,
+        relay::set_pairing_address,
+        strength::strength_state,
+        strength::set_strength,
+        strength::step_strength,
+        strength::emergency_stop,
+        strength::rearm,
+        strength::renew_lease,
+        strength::set_caps,
+        waveform::waveform_tables,
+        waveform::expand_pattern,
+        waveform::parse_share,
+        waveform::play_waveform,
+        waveform::stop_waveform,
+        presets::list_presets,
+        presets::get_preset,
+        presets::save_preset,
+        presets::rename_preset,
+        presets::delete_preset,
+        commands::settings::get_settings,
+        commands::settings::save_settings,
     ])
 }
 
-/// Starts the relay on `bind:preferred_port` (or the next free port) with our local
-/// terminal, manages the [`AppState`] and starts forwarding events to the window.
+/// Starts the relay, the safety gate, our terminal, the players and the preset store,
+/// manages the [`AppState`] and starts forwarding events to the window.
 ///
 /// # Errors
-/// When no port at all can be bound.
+/// [`state::StartError`] in plain words (no port at all, unusable presets folder, …).
 pub fn start_services<R: Runtime>(
     app: &AppHandle<R>,
-    bind: IpAddr,
-    preferred_port: u16,
-) -> std::io::Result<()> {
-    // The relay's tasks are spawned on Tauri's own Tokio runtime, which outlives setup.
-    let (state, terminal_events) = tauri::async_runtime::block_on(AppState::start(
-        bind,
-        preferred_port,
-        RelayConfig::default(),
-    ))?;
-    events::spawn_forwarders(
-        app.clone(),
-        state.relay.clone(),
-        state.terminal.id(),
-        terminal_events,
-    );
+    services: Services,
+) -> Result<(), state::StartError> {
+    // The relay's and players' tasks live on Tauri's own Tokio runtime, which outlives setup.
+    let (state, events) = tauri::async_runtime::block_on(AppState::start(services))?;
+    events::spawn_forwarders(app, &state, events);
     app.manage(state);
     Ok(())
 }
 
 /// Leaves the box silent and closes every socket cleanly when the app quits: the App keeps
-/// playing what is queued otherwise.
+/// playing what is queued otherwise. The emergency stop is the one path that zeroes both
+/// channels, clears both queues and stops the players.
 fn shut_down<R: Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
-        for ch in Channel::BOTH {
-            let _ = state.terminal.set_strength(ch, 0);
-            let _ = state.terminal.clear(ch);
-        }
+        state.safety.emergency_stop();
         tauri::async_runtime::block_on(state.relay.shutdown());
         log::info!("relay shut down");
     }
@@ -91,7 +96,7 @@ fn register_shortcuts<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             .global_shortcut()
             .on_shortcut(chord, |app, _shortcut, event| {
                 if event.state == ShortcutState::Pressed {
-                    commands::terminal::stop_everything(app);
+                    commands::strength::stop_everything(app);
                 }
             });
         match result {
@@ -122,11 +127,14 @@ pub fn run() {
     let app = build_app(Builder::default())
         .plugin(log)
         .setup(|app| {
-            start_services(
-                app.handle(),
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                DEFAULT_PORT,
-            )?;
+            let services = Services {
+                bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                config_dir: app.path().app_config_dir()?,
+                data_dir: app.path().app_data_dir()?,
+                port: None,
+                watchdog: Some(SafetyConfig::DEFAULT_LEASE),
+            };
+            start_services(app.handle(), services)?;
             #[cfg(desktop)]
             register_shortcuts(app.handle())?;
             Ok(())

@@ -1,11 +1,19 @@
-//! Everything a command may reach, managed once by Tauri: the relay, our terminal, the port
-//! we ended up on, and the emergency-stop latch.
+//! Everything a command may reach, managed once by Tauri: the relay, the safety gate and
+//! the one guarded terminal behind it, a player per channel, the preset store, the
+//! settings, and the port we ended up on.
 
-use dglab_core::protocol::command::Channel;
-use dglab_core::{RelayConfig, RelayHandle, Terminal, TerminalEvents};
+use crate::settings::{self, Settings, SettingsFile};
+use dglab_core::presets::{PresetStore, Recovered};
+use dglab_core::protocol::command::{Channel, MAX_PULSE_FRAMES};
+use dglab_core::safety::{GuardedEvents, SafetyError, StopRegistration};
+use dglab_core::terminal::TerminalError;
+use dglab_core::waveform::player::{Player, PlayerConfig, PulseOutput};
+use dglab_core::{Frame, GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, SafetyHub};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How many ports after the preferred one are tried before letting the OS pick any.
@@ -21,72 +29,200 @@ pub struct PortInfo {
     pub actual: u16,
 }
 
+/// Where and how to start; `run()` derives it from the app's folders, tests choose freely.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Address to listen on: every interface for the app, loopback in tests.
+    pub bind: IpAddr,
+    /// Holds `settings.json`.
+    pub config_dir: PathBuf,
+    /// Holds `presets.json`.
+    pub data_dir: PathBuf,
+    /// Overrides the settings' port (tests pass 0 for any free port).
+    pub port: Option<u16>,
+    /// The safety watchdog's lease; the UI renews it, so a frozen window stops output.
+    pub watchdog: Option<Duration>,
+}
+
+/// Why the app could not start its services, in plain words.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Not even an OS-chosen port could be bound.
+    #[error("cannot listen for the phone on any port: {0}")]
+    Bind(#[from] std::io::Error),
+    /// The presets folder is unusable.
+    #[error("cannot open the presets: {0}")]
+    Presets(#[from] dglab_core::presets::PresetError),
+    /// The safety settings are out of range (the settings file was validated, so this is a bug).
+    #[error("invalid safety settings: {0}")]
+    Safety(#[from] dglab_core::safety::ConfigError),
+    /// A player could not start.
+    #[error("cannot start the waveform player: {0}")]
+    Player(#[from] dglab_core::waveform::player::PlayerError),
+}
+
 /// The desktop app's shared state.
-#[derive(Debug)]
 pub struct AppState {
     /// The relay the phone connects to; commands read its snapshot, the event forwarder
     /// subscribes to it, and exit shuts it down.
     pub relay: RelayHandle,
-    /// Our in-process terminal: the one the QR code pairs the phone with, and the only
-    /// path by which this app sends strength and pulses.
-    pub terminal: Terminal,
-    /// Shown next to the pairing URL, and in the notice when 9999 was busy.
+    /// Caps, rise rate, emergency stop, watchdog: shared by the terminal and the players.
+    pub safety: SafetyHub,
+    /// Our terminal, behind the gate: the QR code pairs the phone with it, and it is the
+    /// only path by which this app sends strength and pulses (no raw `Terminal` is kept).
+    pub terminal: GuardedTerminal,
+    /// One player per channel, A then B, streaming through the gate.
+    pub players: [Player; 2],
+    /// Keeps the emergency stop's hook that stops both players registered.
+    _players_stop: StopRegistration,
+    /// User presets in the app's data folder (built-ins come with the core).
+    pub presets: PresetStore,
+    /// What the presets file held when it was unreadable (moved aside); shown once.
+    pub presets_recovered: Option<Recovered>,
+    /// The settings as saved; a command holds the lock only to read or replace them.
+    pub settings: Mutex<Settings>,
+    /// Where the settings live, and whether a broken file was moved aside.
+    pub settings_file: SettingsFile,
+    /// The settings the services were started with (port, heartbeat and rise rate only
+    /// change at the next start; the settings view says when a restart is due).
+    started_with: Settings,
+    /// Shown next to the pairing URL, and in the notice when the port was busy.
     pub port: PortInfo,
-    /// Emergency stop. TEMPORARY: to be replaced by the core's `SafetyHub::emergency_stop`
-    /// and its latch once the safety gate is merged; until then the shell keeps the latch.
-    pub estop: EmergencyLatch,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("relay", &self.relay.local_addr())
+            .field("terminal", &self.terminal.id())
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
-    /// Binds `bind:preferred_port` (or the next free port), starts the relay on it and adds
-    /// our local terminal. Must run inside the Tokio runtime the relay will live on.
+    /// Loads the settings, binds the preferred port (or the next free one), starts the
+    /// relay, our guarded terminal, the players and the preset store. Must run inside the
+    /// Tokio runtime the relay will live on.
     ///
     /// # Errors
-    /// Only when not even an OS-chosen port can be bound on `bind`.
-    pub async fn start(
-        bind: IpAddr,
-        preferred_port: u16,
-        config: RelayConfig,
-    ) -> std::io::Result<(AppState, TerminalEvents)> {
-        let listener = bind_with_fallback(bind, preferred_port).await?;
+    /// [`StartError`] in plain words.
+    pub async fn start(services: Services) -> Result<(AppState, GuardedEvents), StartError> {
+        let (settings, settings_file) = settings::load(&services.config_dir);
+        let preferred_port = services.port.unwrap_or(settings.port);
+        let listener = bind_with_fallback(services.bind, preferred_port).await?;
         let actual = listener.local_addr()?.port();
         if actual != preferred_port {
             log::warn!("port {preferred_port} is busy; the relay listens on {actual} instead");
         }
-        let relay = dglab_core::relay::start(listener, config)?;
-        let (terminal, events) = relay.local_terminal();
+        let relay_config = RelayConfig {
+            heartbeat_interval: Some(Duration::from_secs(settings.heartbeat_secs.into())),
+            ..RelayConfig::default()
+        };
+        let relay = dglab_core::relay::start(listener, relay_config)?;
+        let safety = SafetyHub::new(SafetyConfig {
+            cap_a: settings.cap_a,
+            cap_b: settings.cap_b,
+            max_rise_per_sec: settings.max_rise_per_sec,
+            watchdog: services.watchdog,
+        })?;
+        let (raw, raw_events) = relay.local_terminal();
+        let (terminal, events) = safety.guard(raw, raw_events);
+        let players = [
+            Player::spawn(
+                GatedOutput(terminal.clone()),
+                Channel::A,
+                PlayerConfig::default(),
+            )?,
+            Player::spawn(
+                GatedOutput(terminal.clone()),
+                Channel::B,
+                PlayerConfig::default(),
+            )?,
+        ];
+        let stop_players = players.clone();
+        let players_stop = safety.register_stop(move || {
+            for p in &stop_players {
+                let _ = p.stop();
+            }
+        });
+        let (presets, presets_recovered) = PresetStore::open_or_recover(&services.data_dir)?;
+        if let Some(r) = &presets_recovered {
+            log::error!(
+                "presets file unreadable ({}); moved to {}",
+                r.reason,
+                r.moved_to.display()
+            );
+        }
         log::info!(
-            "relay listening on {}, local terminal {}",
+            "relay listening on {}, terminal {}, presets in {}",
             relay.local_addr(),
-            terminal.id()
+            terminal.id(),
+            presets.dir().display()
         );
         let state = AppState {
             relay,
+            safety,
             terminal,
+            players,
+            _players_stop: players_stop,
+            presets,
+            presets_recovered,
+            started_with: settings.clone(),
+            settings: Mutex::new(settings),
+            settings_file,
             port: PortInfo {
                 requested: preferred_port,
                 actual,
             },
-            estop: EmergencyLatch::default(),
         };
         Ok((state, events))
     }
 
-    /// Latches the emergency stop, then sets both channels to 0 and empties both queues at
-    /// the App. Sends what it can: a channel that fails (no App paired) does not keep the
-    /// other from stopping. Returns whether every command reached the App.
-    ///
-    /// TEMPORARY: to be replaced by `SafetyHub::emergency_stop` from the core.
-    pub fn emergency_stop(&self) -> bool {
-        self.estop.latch();
-        let mut all_sent = true;
-        for ch in Channel::BOTH {
-            // Zero first: a clear alone leaves the current strength on the box.
-            all_sent &= self.terminal.set_strength(ch, 0).is_ok();
-            all_sent &= self.terminal.clear(ch).is_ok();
+    /// The current settings (the lock is never held across anything slow).
+    pub fn settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The settings the running services were started with.
+    pub fn running_settings(&self) -> &Settings {
+        &self.started_with
+    }
+
+    /// The player of one channel.
+    pub fn player(&self, channel: Channel) -> &Player {
+        match channel {
+            Channel::A => &self.players[0],
+            Channel::B => &self.players[1],
         }
-        log::warn!("emergency stop (all commands sent: {all_sent})");
-        all_sent
+    }
+}
+
+/// A player's output through the safety gate, so a latched stop or a lapsed lease also
+/// refuses pulses. (The core's `PulseOutput` is implemented for `Terminal` only; this
+/// newtype is the delegation its docs suggest.)
+struct GatedOutput(GuardedTerminal);
+
+/// The code a player reports when the gate (not the relay) refused its pulses; the
+/// progress view turns it into words.
+pub const GATE_REFUSED: u16 = 0;
+
+fn gate_error(e: SafetyError) -> TerminalError {
+    match e {
+        SafetyError::Terminal(t) => t,
+        SafetyError::Latched | SafetyError::LeaseLapsed => TerminalError::Refused(GATE_REFUSED),
+    }
+}
+
+impl PulseOutput for GatedOutput {
+    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), TerminalError> {
+        self.0.add_pulses(channel, frames).map_err(gate_error)
+    }
+    fn clear(&self, channel: Channel) -> Result<(), TerminalError> {
+        self.0.clear(channel).map_err(gate_error)
+    }
+    fn max_frames(&self) -> usize {
+        self.0.max_pulse_frames().min(MAX_PULSE_FRAMES)
     }
 }
 
@@ -102,28 +238,6 @@ async fn bind_with_fallback(ip: IpAddr, preferred: u16) -> std::io::Result<TcpLi
         }
     }
     TcpListener::bind(SocketAddr::new(ip, 0)).await
-}
-
-/// A latch that, once set, refuses every strength change until the user re-arms.
-#[derive(Debug, Default)]
-pub struct EmergencyLatch {
-    /// Set by the stop button, Escape and the global shortcut; cleared only by re-arm.
-    stopped: AtomicBool,
-}
-
-impl EmergencyLatch {
-    /// Sets the latch.
-    pub fn latch(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-    }
-    /// Clears the latch (the user's explicit re-arm).
-    pub fn rearm(&self) {
-        self.stopped.store(false, Ordering::SeqCst);
-    }
-    /// Whether strength changes are refused.
-    pub fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::SeqCst)
-    }
 }
 
 #[cfg(test)]

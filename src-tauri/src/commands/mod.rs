@@ -2,5 +2,8 @@
 //! and maps the error; the `generate_handler!` list stays in `lib.rs`.
 
 pub mod app;
+pub mod presets;
 pub mod relay;
-pub mod terminal;
+pub mod settings;
+pub mod strength;
+pub mod waveform;

@@ -2,11 +2,22 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::events::{self, ConnectionView};
-use crate::pairing_shim as pairing;
 use crate::state::{AppState, PortInfo};
+use dglab_core::pairing;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 use tauri::State;
+
+/// One address the QR code could carry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressView {
+    /// The IPv4 address (what the settings keep).
+    pub addr: String,
+    /// Interface name, to help the user recognise it.
+    pub interface: String,
+    /// `default_route`, `lan`, `other` or `virtual`.
+    pub tier: pairing::Tier,
+}
 
 /// What the QR panel shows.
 #[derive(Debug, Clone, Serialize)]
@@ -17,9 +28,11 @@ pub struct PairingInfo {
     pub svg: String,
     /// The `ws://…`/`wss://…` base inside the URL.
     pub base: String,
-    /// LAN bases to choose from, best first (empty when none was found).
-    pub addresses: Vec<String>,
-    /// Whether `base` is a loopback address a phone cannot reach (no LAN found).
+    /// The address chosen: one of `addresses[].addr`, or the typed URL.
+    pub chosen: String,
+    /// LAN addresses, best first (empty when none was found).
+    pub addresses: Vec<AddressView>,
+    /// No LAN address was found: the URL holds loopback, which a phone cannot reach.
     pub loopback_only: bool,
     /// Requested and actual port.
     pub port: PortInfo,
@@ -32,35 +45,83 @@ pub fn list_connections(state: State<'_, AppState>) -> Vec<ConnectionView> {
     events::connections(&state.relay, state.terminal.id())
 }
 
-/// The pairing URL and its QR code for `base` (a typed `ws://`/`wss://` address, or one of
-/// the LAN bases), or for the best LAN address when `base` is empty.
-///
-/// # Errors
-/// `invalid_url` when the typed address cannot be a relay URL.
-#[tauri::command]
-pub fn pairing_info(
-    state: State<'_, AppState>,
-    base: Option<String>,
-) -> CommandResult<PairingInfo> {
+/// The base for `choice`: a LAN address among the candidates (with our port) or a typed
+/// `ws://`/`wss://` URL; `None` or a LAN address no longer present picks the best one.
+fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo> {
     let port = state.port.actual;
-    let addresses: Vec<String> = pairing::best_lan_address()
-        .map(|ip| pairing::ws_base(ip.into(), port))
-        .into_iter()
+    let candidates = pairing::lan_candidates().unwrap_or_else(|e| {
+        log::warn!("cannot list network interfaces: {e}");
+        Vec::new()
+    });
+    let addresses: Vec<AddressView> = candidates
+        .iter()
+        .map(|c| AddressView {
+            addr: c.addr.to_string(),
+            interface: c.interface.clone(),
+            tier: c.tier,
+        })
         .collect();
-    let fallback = pairing::ws_base(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-    let base = match base.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        Some(typed) => pairing::validate_public_url(typed)
-            .map_err(|e| CommandError::new("invalid_url", format!("{typed}: {e}")))?,
-        None => addresses.first().cloned().unwrap_or(fallback),
+    let lan = |addr: &str| candidates.iter().find(|c| c.addr.to_string() == addr);
+    let best = || {
+        candidates
+            .first()
+            .map(|c| (c.addr.to_string(), pairing::ws_base(c.addr.into(), port)))
+            .unwrap_or_else(|| {
+                let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                (lo.to_string(), pairing::ws_base(lo, port))
+            })
+    };
+    let (chosen, base) = match choice.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) if c.contains("://") => {
+            let base = pairing::validate_public_url(c).map_err(|e| {
+                CommandError::new("invalid_url", format!("{c} cannot be used: {e}."))
+            })?;
+            (base.clone(), base)
+        }
+        Some(c) => match lan(c) {
+            Some(found) => (c.to_owned(), pairing::ws_base(found.addr.into(), port)),
+            None => best(),
+        },
+        None => best(),
     };
     let url = state.terminal.pairing_url(&base);
-    let svg = pairing::qr_svg(&url).map_err(|e| CommandError::new("qr", e))?;
+    let svg = pairing::qr_svg(&url).map_err(|e| CommandError::new("qr", e.to_string()))?;
     Ok(PairingInfo {
         loopback_only: addresses.is_empty(),
         url,
         svg,
         base,
+        chosen,
         addresses,
         port: state.port,
     })
+}
+
+/// The pairing URL and its QR code for the saved address choice.
+///
+/// # Errors
+/// `invalid_url` if the saved address became invalid (it is then ignored next time).
+#[tauri::command]
+pub fn pairing_info(state: State<'_, AppState>) -> CommandResult<PairingInfo> {
+    let saved = state.settings().preferred_address.clone();
+    resolve(&state, saved.as_deref()).or_else(|_| resolve(&state, None))
+}
+
+/// Chooses the address in the QR code (a LAN address, a typed `ws://`/`wss://` URL, or
+/// `None` for automatic) and saves the choice.
+///
+/// # Errors
+/// `invalid_url` for a typed address that cannot be a relay URL (nothing is saved).
+#[tauri::command]
+pub fn set_pairing_address(
+    state: State<'_, AppState>,
+    choice: Option<String>,
+) -> CommandResult<PairingInfo> {
+    let info = resolve(&state, choice.as_deref())?;
+    let mut s = state.settings().clone();
+    s.preferred_address = choice
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    super::settings::persist(&state, s)?;
+    Ok(info)
 }
