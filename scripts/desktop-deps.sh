@@ -7,8 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# fonts-wqy-microhei: a small CJK font, so the Chinese UI and the built-in presets' Chinese
+# names render (and show in the E2E screenshot) on machines that have no CJK font.
 PKGS=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev
-      xvfb xauth webkit2gtk-driver)
+      xvfb xauth webkit2gtk-driver fonts-wqy-microhei)
 
 missing=()
 for p in "${PKGS[@]}"; do

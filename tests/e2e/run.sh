@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ -z "${DISPLAY:-}" ]; then
-  exec xvfb-run -a -s "-screen 0 1280x900x24" "$0" "$@"
+  exec xvfb-run -a -s "-screen 0 1600x1200x24" "$0" "$@"
 fi
 
 cargo build --locked --quiet -p dglab-hub

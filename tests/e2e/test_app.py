@@ -97,26 +97,42 @@ def wait_for(what, fn, timeout=10.0, interval=0.05):
 
 
 class FakeApp:
-    """The DG-LAB phone App, as far as the relay and our terminal can tell."""
+    """The DG-LAB phone App, as far as the relay and our terminal can tell: it binds, and
+    answers every strength command with a strength report, as the real App does (the gate
+    waits for those confirmations while it ramps)."""
 
-    def __init__(self, ws_url):
+    def __init__(self, ws_url, limits=(100, 100)):
         base, terminal = ws_url.rsplit("/", 1)
         self.ws = WebSocket(f"{base}/{terminal}")
         hello = self.ws.recv_json()
         assert hello["type"] == "bind" and hello["message"] == "targetId", hello
         self.id = hello["clientId"]
         self.terminal = terminal
+        self.strength = [0, 0]
+        self.limit = list(limits)
 
     def bind(self):
         self.ws.send_json({"type": "bind", "clientId": self.terminal, "targetId": self.id, "message": "DGLAB"})
         reply = self.ws.recv_json()
         assert reply["type"] == "bind" and reply["message"] == "200", reply
+        self.report()
 
     def send_msg(self, message):
         self.ws.send_json({"type": "msg", "clientId": self.terminal, "targetId": self.id, "message": message})
 
-    def msgs_until(self, done, timeout=5.0):
-        """Collects `msg` payloads until done(list) is true."""
+    def report(self):
+        self.send_msg(f"strength-{self.strength[0]}+{self.strength[1]}+{self.limit[0]}+{self.limit[1]}")
+
+    def handle(self, message):
+        if message.startswith("strength-"):
+            ch, mode, value = (int(x) for x in message[len("strength-"):].split("+"))
+            cur = self.strength[ch - 1]
+            cur = max(0, cur - value) if mode == 0 else cur + value if mode == 1 else value
+            self.strength[ch - 1] = min(cur, self.limit[ch - 1])
+            self.report()
+
+    def msgs_until(self, done, timeout=8.0):
+        """Collects `msg` payloads (answering them like the App) until done(list) is true."""
         got = []
         deadline = time.monotonic() + timeout
         while not done(got):
@@ -126,10 +142,20 @@ class FakeApp:
             frame = self.ws.recv_json(left)
             if frame["type"] == "msg":
                 got.append(frame["message"])
+                self.handle(frame["message"])
         return got
 
     def close(self):
         self.ws.close()
+
+
+TIDE = None  # the official waveform 潮汐 and its expected frames, from tests/data
+
+
+def official(name):
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "data", "official-waveforms.json"), encoding="utf-8") as f:
+        return next(v for v in json.load(f) if v["name"] == name)
 
 
 def main():
@@ -205,26 +231,106 @@ def main():
                      "return r ? Array.from(r.children, c => c.textContent) : null;")
         assert ours[4] == short, ours
 
-    @step("dragging the A slider sends strength-1+2+N to the App, throttled, ending on the last value")
+    @step("dragging the A slider sends strength-1+2+N to the App: a +1 ramp as the gate says, ending on the last value")
     def _():
         app = ctx["app"]
         wd.js("const s = document.querySelector('#strength-a');"
               "for (let v = 1; v <= 37; v++) { s.value = v; s.dispatchEvent(new Event('input', {bubbles: true})); }"
               "s.dispatchEvent(new Event('change', {bubbles: true}));")
         got = app.msgs_until(lambda g: g and g[-1] == "strength-1+2+37")
-        values = [int(m.rsplit("+", 1)[1]) for m in got]
-        assert all(m.startswith("strength-1+2+") for m in got), got
-        assert values == sorted(values) and max(values) == 37, got
-        assert len(got) < 37, f"not throttled: {got}"
-        print(f"    App received {got}")
+        assert got == [f"strength-1+2+{v}" for v in range(1, 38)], got
+        print(f"    App received strength-1+2+1 … strength-1+2+37 ({len(got)} steps, each confirmed by the App)")
+        wait_for("the gate's state", lambda: wd.text("#strength-a-gate").startswith("target 37, sent 37"))
 
-    @step("the App's strength report shows on screen")
+    @step("asking above the cap is clamped to it, and the window says so")
     def _():
-        ctx["app"].send_msg("strength-37+5+100+80")
-        wait_for("A = 37", lambda: wd.text("#strength-a-app") == "37")
-        assert wd.text("#strength-a-limit") == "100"
-        assert wd.text("#strength-b-app") == "5"
+        wd.js("const s = document.querySelector('#strength-a'); s.value = 80;"
+              "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));")
+        got = ctx["app"].msgs_until(lambda g: g and g[-1] == "strength-1+2+40")
+        assert got == ["strength-1+2+38", "strength-1+2+39", "strength-1+2+40"], got
+        msg = wait_for("the clamp message", lambda: (lambda m: m if "limited to 40" in m else None)(wd.text("#strength-message")))
+        print(f"    window: {msg!r}")
+        wait_for("the slider to show the capped target", lambda: wd.js("return document.querySelector('#strength-a').value") == "40")
+
+    @step("the App's strength report and soft limits show on screen")
+    def _():
+        app = ctx["app"]
+        app.limit = [90, 80]
+        app.report()
+        wait_for("limit A = 90", lambda: wd.text("#strength-a-limit") == "90")
+        assert wd.text("#strength-a-app") == "40"
+        assert wd.text("#strength-b-app") == "0"
         assert wd.text("#strength-b-limit") == "80"
+
+    @step("the App's feedback buttons appear as their shapes")
+    def _():
+        ctx["app"].send_msg("feedback-7")
+        ctx["app"].send_msg("feedback-0")
+        wait_for("two feedback rows", lambda: wd.js("return document.querySelectorAll('#feedback-items li').length") == 2)
+        shapes = wd.js("return Array.from(document.querySelectorAll('#feedback-items li'), li => li.textContent)")
+        assert shapes[0].startswith("○A") and shapes[1].startswith("□B"), shapes
+
+    @step("an imported share string plays on B: the pulse-B frames are its exact expansion")
+    def _():
+        tide = official("潮汐")
+        wd.type_into("#import-text", tide["raw"])
+        wd.click("#import-apply")
+        want = f"{len(tide['expectedV3'])} frames"
+        wait_for("the preview", lambda: want in wd.text("#wave-preview-text"))
+        wd.js("document.querySelector('#play-channel').value = 'B'; document.querySelector('#play-repeat').value = 'once';")
+        wd.click("#play")
+        frames = []
+
+        def enough(got):
+            frames.clear()
+            for m in got:
+                assert not m.startswith("pulse-A:"), m
+                if m.startswith("pulse-B:"):
+                    frames.extend(json.loads(m[len("pulse-B:"):]))
+            return len(frames) >= len(tide["expectedV3"])
+        ctx["app"].msgs_until(enough, timeout=10)
+        assert frames == tide["expectedV3"], frames
+        print(f"    App received {len(frames)} pulse-B frames equal to the official expansion of 潮汐")
+        wait_for("finished", lambda: "finished" in wd.text("#play-progress-b"), timeout=6)
+
+    @step("dragging a bar on the canvas edits a point; undo and redo restore it")
+    def _():
+        wd.click(".waveform-editor__tab[data-section='0']")
+        before = wd.text("#wave-point-label")
+        bars = wd.find("#wave-bars")
+        rect = wd.s("GET", f"/element/{bars}/rect")
+        # Pointer actions: press near the top of the first bar and release there.
+        x = -rect["width"] / 2 + 14
+        y = -rect["height"] / 2 + 10
+        wd.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "origin": {ELEMENT: bars}, "x": int(x), "y": int(y)},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "origin": {ELEMENT: bars}, "x": int(x), "y": int(y) + 1},
+            {"type": "pointerUp", "button": 0}]}]})
+        wd.s("DELETE", "/actions")
+        after = wait_for("the point to change", lambda: (lambda t: t if t != before else None)(wd.text("#wave-point-label")))
+        assert after.startswith("Point 1: ") and int(after.split(": ")[1]) >= 95, (before, after)
+        wd.click("#wave-undo")
+        wait_for("undo", lambda: wd.text("#wave-point-label") == before)
+        wd.click("#wave-redo")
+        wait_for("redo", lambda: wd.text("#wave-point-label") == after)
+        print(f"    {before!r} -> drag -> {after!r}; undo/redo ok")
+
+    @step("save the pattern as a preset")
+    def _():
+        wd.click("#preset-save-as")
+        wait_for("the name dialog", lambda: wd.js("return document.querySelector('.confirm-dialog').open"))
+        wd.type_into("#confirm-input", "E2E tide")
+        wd.click("#confirm-ok")
+        wait_for("the preset in the list", lambda: wd.js("return !!document.querySelector('#preset-list li[data-name=\"E2E tide\"]')"))
+        wait_for("the dialog to close", lambda: wd.js("return !document.querySelector('.confirm-dialog').open"))
+        # A window tall enough for the whole page, scrolled to the top, painted.
+        try:
+            wd.s("POST", "/window/rect", {"width": 1440, "height": 1150})
+        except RuntimeError as e:
+            print(f"    (window not resized: {e})")
+        wd.js("window.scrollTo(0, 0); document.activeElement?.blur();")
+        time.sleep(0.5)
         wd.screenshot(args.screenshot)
         print(f"    screenshot: {args.screenshot}")
 
@@ -232,18 +338,24 @@ def main():
     def _():
         wd.press(ESCAPE)
         got = ctx["app"].msgs_until(lambda g: {"strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"} <= set(g))
+        assert got[:4] == ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"], got
         print(f"    App received {got}")
         wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
         assert wd.js("return document.querySelector('#strength-a').disabled") is True
         assert wd.js("return document.querySelector('#strength-a').value") == "0"
 
-    @step("re-arm releases the latch; the slider works again")
+    @step("while latched the backend refuses strength; re-arm releases it and the slider works again")
     def _():
+        kind = wd.s("POST", "/execute/async", {"script": "const done = arguments[arguments.length - 1];"
+                    "window.__TAURI__.core.invoke('set_strength', {channel: 'A', value: 5}).then(() => done('sent'), e => done(e.kind));", "args": []})
+        assert kind == "stopped", kind
         wd.click("#rearm")
         wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
         wd.js("const s = document.querySelector('#strength-a'); s.value = 3;"
               "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));")
-        ctx["app"].msgs_until(lambda g: g and g[-1] == "strength-1+2+3")
+        got = ctx["app"].msgs_until(lambda g: g and g[-1] == "strength-1+2+3")
+        # The stop also stopped both players, whose own clear-1/clear-2 may arrive here.
+        assert [m for m in got if not m.startswith("clear-")] == ["strength-1+2+1", "strength-1+2+2", "strength-1+2+3"], got
 
     @step("the phone drops; the same QR code pairs it again")
     def _():
@@ -257,6 +369,19 @@ def main():
         ctx["app"] = app
         wait_for("the new App's row", lambda: wd.js(
             "return !!document.querySelector(`tr[data-id='${arguments[0]}']`)", app.id))
+
+    @step("restart the app: the preset and the typed address are still there")
+    def _():
+        ctx.pop("app").close()
+        wd.quit()
+        wd.start(args.app)
+        wait_for("the preset after restart", lambda: wd.js(
+            "return !!document.querySelector('#preset-list li[data-name=\"E2E tide\"]')"), timeout=15)
+        url = wait_for("the pairing URL", lambda: (lambda u: u if "DGLAB-SOCKET" in u else None)(wd.text("#pairing-url")))
+        assert "#ws://127.0.0.1:" in url, url
+        wd.click("#preset-list li[data-name=\"E2E tide\"] .preset-panel__load")
+        wait_for("the preset loaded", lambda: "E2E tide" in wd.text("#preset-current"))
+        assert "23 frames" in wait_for("its preview", lambda: (lambda t: t if "frames" in t else None)(wd.text("#wave-preview-text")))
 
     passed = failed = skipped = 0
     try:

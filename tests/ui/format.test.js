@@ -4,7 +4,8 @@ import {
   shortId,
   formatDuration,
   formatRtt,
-  roleLabel,
+  roleKey,
+  tenthsToSeconds,
   formatStrength,
   formatClock,
   shortcutLabel,
@@ -30,12 +31,17 @@ test("formatRtt", () => {
   assert.equal(formatRtt(12.6), "13 ms");
 });
 
-test("roleLabel", () => {
-  assert.equal(roleLabel("app", false), "App");
-  assert.equal(roleLabel("terminal", false), "terminal");
-  assert.equal(roleLabel("local", true), "local terminal (this window)");
-  assert.equal(roleLabel("local", false), "local terminal");
-  assert.equal(roleLabel("unknown", false), "connecting");
+test("roleKey", () => {
+  assert.equal(roleKey("app", false), "role.app");
+  assert.equal(roleKey("terminal", false), "role.terminal");
+  assert.equal(roleKey("local", true), "role.ours");
+  assert.equal(roleKey("local", false), "role.local");
+  assert.equal(roleKey("unknown", false), "role.unknown");
+});
+
+test("tenthsToSeconds", () => {
+  assert.equal(tenthsToSeconds(1), "0.1 s");
+  assert.equal(tenthsToSeconds(25), "2.5 s");
 });
 
 test("formatStrength and formatClock", () => {

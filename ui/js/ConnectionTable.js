@@ -3,29 +3,30 @@
 
 import { backend } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
-import { formatDuration, formatRtt, roleLabel, shortId } from "./lib/format.js";
+import { formatDuration, formatRtt, roleKey, shortId } from "./lib/format.js";
+import { t } from "./lib/i18n.js";
 
 export class ConnectionTable {
   constructor(el) {
     this.el = el;
     this.rows = new Map(); // id -> <tr>
     this.data = [];
+    const heads = ["connections.id", "connections.role", "connections.remote", "connections.for", "connections.paired", "connections.rtt"];
     this.el.append(
-      h("h2", {}, "Connections"),
+      h("h2", {}, t("connections.title")),
       h(
         "table",
         {},
-        h(
-          "thead",
-          {},
-          h("tr", {}, ...["Id", "Role", "Remote address", "Connected for", "Paired with", "Round trip"].map((t) => h("th", {}, t))),
-        ),
+        h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(k))))),
         (this.body = h("tbody", { id: "connections-body" })),
       ),
-      (this.empty = h("p", { class: "connection-table__empty" }, "No connections yet.")),
+      (this.empty = h("p", { class: "connection-table__empty" }, t("connections.empty"))),
     );
     // Subscribe before the first fetch so no change between the two is missed.
-    backend.onConnections((rows) => this.update(rows)).then(() => backend.listConnections().then((rows) => this.update(rows)));
+    backend
+      .onConnections((rows) => this.update(rows))
+      .then(() => backend.listConnections())
+      .then((rows) => this.update(rows));
     setInterval(() => this.tick(), 1000);
   }
 
@@ -43,10 +44,10 @@ export class ConnectionTable {
       const td = tr.children;
       setText(td[0], shortId(c.id));
       td[0].title = c.id;
-      setText(td[1], roleLabel(c.role, c.ours));
+      setText(td[1], t(roleKey(c.role, c.ours)));
       tr.dataset.role = c.role;
       tr.classList.toggle("is-ours", c.ours);
-      setText(td[2], c.remote ?? "in this app");
+      setText(td[2], c.remote ?? t("connections.inApp"));
       setText(td[4], c.paired_with ? shortId(c.paired_with) : "—");
       setText(td[5], formatRtt(c.rtt_ms));
     }

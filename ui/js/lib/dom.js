@@ -19,3 +19,17 @@ export function setText(el, text) {
   const s = String(text);
   if (el.textContent !== s) el.textContent = s;
 }
+
+/** Shows a short message in the notice area (Toasts listens for it). */
+export function notify(text, level = "info") {
+  document.dispatchEvent(new CustomEvent("notify", { detail: { text, level } }));
+}
+
+/** <option>s from [value, label] pairs. */
+export function options(pairs, selected) {
+  return pairs.map(([value, label]) => {
+    const o = h("option", { value }, label);
+    if (String(value) === String(selected)) o.selected = true;
+    return o;
+  });
+}

@@ -22,18 +22,23 @@ export function formatRtt(ms) {
   return `${Math.round(ms)} ms`;
 }
 
-/** Role as the binding table words it; `ours` marks this window's own terminal. */
-export function roleLabel(role, ours) {
+/** The i18n key of a role as the binding table words it; `ours` marks this window's terminal. */
+export function roleKey(role, ours) {
   switch (role) {
     case "app":
-      return "App";
+      return "role.app";
     case "terminal":
-      return "terminal";
+      return "role.terminal";
     case "local":
-      return ours ? "local terminal (this window)" : "local terminal";
+      return ours ? "role.ours" : "role.local";
     default:
-      return "connecting";
+      return "role.unknown";
   }
+}
+
+/** "1.5 s" from 100 ms units; "0.1 s" for one frame. */
+export function tenthsToSeconds(tenths) {
+  return `${(Number(tenths) / 10).toFixed(1)} s`;
 }
 
 /** 0..200 or "—" when unknown. */
