@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei: a small CJK font, so the Chinese UI and the built-in presets' Chinese
 # names render (and show in the E2E screenshot) on machines that have no CJK font.
+# xdotool: the E2E presses the global emergency-stop shortcut at the X server, outside
+# the webview, as another program's key press would arrive.
 PKGS=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev
-      xvfb xauth webkit2gtk-driver fonts-wqy-microhei)
+      xvfb xauth webkit2gtk-driver fonts-wqy-microhei xdotool)
 
 missing=()
 for p in "${PKGS[@]}"; do

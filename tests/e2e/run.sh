@@ -11,7 +11,7 @@ if [ -z "${DISPLAY:-}" ]; then
 fi
 
 cargo build --locked --quiet -p dglab-hub
-APP="$PWD/target/debug/dglab-hub"
+APP="${CARGO_TARGET_DIR:-$PWD/target}/debug/dglab-hub"
 DRIVER_BIN="$PWD/tools/bin/tauri-driver"
 [ -x "$DRIVER_BIN" ] || { echo "e2e: $DRIVER_BIN missing; run scripts/desktop-deps.sh" >&2; exit 1; }
 
