@@ -145,6 +145,20 @@ class FakeApp:
                 self.handle(frame["message"])
         return got
 
+    def drain(self, seconds):
+        """Every `msg` that arrives within `seconds` (answered like the App)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frame = self.ws.recv_json(left)
+            except TimeoutError:
+                break
+            if frame["type"] == "msg":
+                got.append(frame["message"])
+                self.handle(frame["message"])
+        return got
+
     def close(self):
         self.ws.close()
 
@@ -374,6 +388,26 @@ def main():
         wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
         wd.click("#rearm")
         wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+
+    @step("follow soft limit aims B at the App's soft limit; a stop switches it off for good")
+    def _():
+        app = ctx["app"]
+        app.limit = [90, 3]
+        app.report()
+        wait_for("limit B = 3", lambda: wd.text("#strength-b-limit") == "3")
+        wd.click("#follow-b")
+        got = app.msgs_until(lambda g: g and g[-1] == "strength-2+2+3")
+        assert [m for m in got if m.startswith("strength-2")] == ["strength-2+2+1", "strength-2+2+2", "strength-2+2+3"], got
+        wd.press(ESCAPE)
+        app.msgs_until(lambda g: {"strength-1+2+0", "strength-2+2+0"} <= set(g))
+        wait_for("follow switched off", lambda: wd.js("return document.querySelector('#follow-b').checked") is False)
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+        app.limit = [90, 5]
+        app.report()  # a new soft limit after re-arm must not raise anything
+        wait_for("limit B = 5", lambda: wd.text("#strength-b-limit") == "5")
+        late = app.drain(1.0)
+        assert not [m for m in late if m.startswith("strength-") and not m.endswith("+0")], late
 
     @step("the phone drops; the same QR code pairs it again")
     def _():

@@ -39,15 +39,24 @@ class WebSocket:
             raise Closed("socket closed")
         self.buf += chunk
 
-    def _take(self, n, deadline):
-        while len(self.buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no frame in time")
-            self._fill(left)
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+    def _frame_len(self):
+        """Length of the first whole frame in the buffer, or None while it is incomplete.
+        Nothing is consumed until a frame is whole, so a timeout never desyncs the stream."""
+        b = self.buf
+        if len(b) < 2:
+            return None
+        n, at = b[1] & 0x7F, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            (n,), at = struct.unpack("!H", b[2:4]), 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            (n,), at = struct.unpack("!Q", b[2:10]), 10
+        if b[1] & 0x80:
+            at += 4
+        return at + n if len(b) >= at + n else None
 
     def _send(self, opcode, payload):
         mask = os.urandom(4)
@@ -71,14 +80,17 @@ class WebSocket:
         """The next text message; pings are answered on the way."""
         deadline = time.monotonic() + timeout
         while True:
-            b0, b1 = self._take(2, deadline)
-            opcode, n = b0 & 0x0F, b1 & 0x7F
-            if n == 126:
-                (n,) = struct.unpack("!H", self._take(2, deadline))
-            elif n == 127:
-                (n,) = struct.unpack("!Q", self._take(8, deadline))
-            mask = self._take(4, deadline) if b1 & 0x80 else None
-            payload = self._take(n, deadline)
+            while (size := self._frame_len()) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no frame in time")
+                self._fill(left)
+            frame = bytes(self.buf[:size])
+            del self.buf[:size]
+            opcode, masked, n = frame[0] & 0x0F, frame[1] & 0x80, frame[1] & 0x7F
+            at = 2 + (2 if n == 126 else 8 if n == 127 else 0)
+            mask = frame[at:at + 4] if masked else None
+            payload = frame[at + (4 if masked else 0):]
             if mask:
                 payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
             if opcode == 0x1:

@@ -24,14 +24,12 @@ export class EmergencyStop {
       (this.rearmBtn = h("button", { type: "button", class: "emergency-stop__rearm", id: "rearm", hidden: true, onclick: () => backend.rearm() }, t("estop.rearm"))),
     );
     this.setShortcuts([]);
-    // Escape anywhere in the window stops, even while a slider or a field has focus.
+    // Escape anywhere in the window stops, even while a slider, a field or a dialog has
+    // focus (an open dialog still closes on it as usual).
     document.addEventListener(
       "keydown",
       (e) => {
-        if (e.key === "Escape" && !document.querySelector("dialog[open]")) {
-          e.preventDefault();
-          this.stop();
-        }
+        if (e.key === "Escape") this.stop();
       },
       true,
     );

@@ -142,6 +142,8 @@ export class StrengthSliders {
     });
     backend.onTerminal((ev) => {
       if (ev.kind === "app_left") this.say(t("strength.phoneLeft"));
+      // A new pairing starts at 0 and stays there until asked: following is switched off.
+      if (ev.kind === "app_left" || ev.kind === "paired") this.stopFollowing();
     });
     backend.strengthState().then((s) => this.update(s));
   }
@@ -187,6 +189,15 @@ export class StrengthSliders {
     }
   }
 
+  /** Switches "follow soft limit" off (and saves that): after a stop or a new pairing,
+   *  nothing may rise again by itself, and the next App report would otherwise do it. */
+  stopFollowing() {
+    const on = Object.values(this.channels).filter((c) => c.follow.checked);
+    if (!on.length) return;
+    for (const c of on) c.follow.checked = false;
+    this.saveFollow();
+  }
+
   setStopped(stopped) {
     if (stopped === this.stopped) return;
     this.stopped = stopped;
@@ -194,5 +205,6 @@ export class StrengthSliders {
       if (stopped) c.reset();
       c.setDisabled(stopped);
     }
+    if (stopped) this.stopFollowing();
   }
 }
