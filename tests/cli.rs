@@ -1,5 +1,6 @@
 //! The `dglab-relay` binary, run for real on 127.0.0.1: startup line, pairing with a
-//! simulated App, bind errors, argument errors, and a clean exit on SIGTERM.
+//! simulated App, bind errors, argument errors, a clean exit on SIGTERM, and the local
+//! terminal's emergency stop on SIGTERM.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -276,10 +277,44 @@ fn bad_arguments_print_the_usage_and_exit_2() {
 }
 
 #[test]
+fn bad_safety_flags_print_the_usage_and_exit_2() {
+    let (code, out, err) = run(&["serve", "--local-terminal", "--cap-a", "201"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(out, "");
+    assert!(
+        err.starts_with("error: --cap-a expects a strength 0..=200, got \"201\"\n"),
+        "{err}"
+    );
+    assert!(err.contains("Usage: dglab-relay serve"), "{err}");
+
+    let (code, _, err) = run(&["serve", "--local-terminal", "--cap-b=x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--cap-b expects a strength 0..=200"), "{err}");
+
+    let (code, _, err) = run(&["serve", "--local-terminal", "--max-rise-per-sec", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--max-rise-per-sec expects strength units per second 1..=200"),
+        "{err}"
+    );
+
+    // A cap without the local terminal would limit nothing: refused, not ignored.
+    let (code, _, err) = run(&["serve", "--cap-a", "5"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("error: --cap-a limits the local terminal only"),
+        "{err}"
+    );
+}
+
+#[test]
 fn help_and_version_exit_0_on_stdout() {
     let (code, out, err) = run(&["serve", "--help"]);
     assert_eq!((code, err.as_str()), (Some(0), ""));
     assert!(out.contains("--heartbeat SECS"), "{out}");
+    for flag in ["--cap-a N", "--cap-b N", "--max-rise-per-sec N"] {
+        assert!(out.contains(flag), "{out}");
+    }
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, Some(0));
     assert_eq!(out, format!("dglab-relay {}\n", env!("CARGO_PKG_VERSION")));
@@ -341,4 +376,85 @@ fn wave_check_reports_a_parse_error_with_exit_code_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!out.stderr.is_empty() || !out.stdout.is_empty());
+}
+
+/// SIGTERM with a paired App: the local terminal's emergency stop reaches the App (both
+/// channels to 0, both queues cleared) before its socket closes.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_sets_the_local_terminals_app_to_0_before_closing() {
+    let port = free_port();
+    let public = format!("ws://127.0.0.1:{port}");
+    let port_arg = port.to_string();
+    let mut relay = Relay::spawn(&[
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--heartbeat",
+        "0",
+        "--local-terminal",
+        "--cap-a",
+        "5",
+        "--public-url",
+        &public,
+    ]);
+    let line = relay.line_with("listening on ").await;
+    assert!(
+        line.contains("local terminal capped at A 5, B 40, rising at most 10/s"),
+        "{line}"
+    );
+    let line = relay.line_with("Pairing URL: ").await;
+    let terminal_id = line.rsplit('/').next().unwrap().to_owned();
+    let (mut app, _) = tokio_tungstenite::connect_async(format!("{public}/{terminal_id}"))
+        .await
+        .unwrap();
+    let hello = recv_json(&mut app).await;
+    let app_id = hello["clientId"].as_str().unwrap().to_owned();
+    send_json(
+        &mut app,
+        json!({"type": "bind", "clientId": terminal_id, "targetId": app_id, "message": "DGLAB"}),
+    )
+    .await;
+    assert_eq!(recv_json(&mut app).await["message"], "200");
+    relay
+        .line_with(&format!("App {app_id} paired with the local terminal"))
+        .await;
+
+    let pid = relay.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+
+    // Everything the App gets until its socket closes.
+    let mut msgs = Vec::new();
+    let mut others = Vec::new();
+    let end = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(m)) = app.next().await {
+            match m {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "msg" {
+                        msgs.push(v["message"].as_str().unwrap().to_owned());
+                    } else {
+                        others.push(v);
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the App's socket did not close");
+    assert_eq!(
+        msgs,
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"],
+        "other frames: {others:?}"
+    );
+    relay
+        .line_with("safety: emergency stop: 1 App set to 0 with both queues cleared")
+        .await;
+    relay.line_with("relay stopped").await;
+    assert_eq!(relay.wait().code(), Some(0));
 }

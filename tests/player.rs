@@ -6,6 +6,7 @@ mod scenarios;
 #[path = "support/sim_app.rs"]
 mod sim_app;
 
+use dglab_core::safety::SafetyError;
 use dglab_core::terminal::TerminalError;
 use dglab_core::waveform::player::{PlayState, Player, PlayerConfig, Repeat, FRAME_TIME};
 use dglab_core::Channel;
@@ -144,17 +145,15 @@ async fn an_output_error_stops_playback_visibly() {
         .await
         .unwrap()
         .clone();
-    assert_eq!(failed.state, PlayState::Failed(TerminalError::NotPaired));
+    let not_paired = SafetyError::Terminal(TerminalError::NotPaired);
+    assert_eq!(failed.state, PlayState::Failed(not_paired.clone()));
     // One failed attempt, then silence: no retry loop.
     let attempts = app.attempts();
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(app.attempts(), attempts);
-    assert_eq!(
-        p.progress().state,
-        PlayState::Failed(TerminalError::NotPaired)
-    );
+    assert_eq!(p.progress().state, PlayState::Failed(not_paired.clone()));
     // stop() still works and reports the output's error.
-    assert_eq!(p.stop(), Err(TerminalError::NotPaired));
+    assert_eq!(p.stop(), Err(not_paired));
     assert_eq!(p.progress().state, PlayState::Stopped);
     // Once paired again, play() starts over.
     app.set_failure(None);

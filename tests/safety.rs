@@ -196,3 +196,30 @@ async fn the_gate_over_real_sockets() {
 
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn gate_decisions_appear_on_the_relay_event_stream() {
+    let relay = common::start_relay().await;
+    let mut events = relay.subscribe();
+    let hub = dglab_core::safety::SafetyHub::new(dglab_core::safety::SafetyConfig {
+        watchdog: None,
+        ..Default::default()
+    })
+    .unwrap();
+    hub.report_to(&relay);
+    hub.emergency_stop();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Ok(dglab_core::relay::RelayEvent::Safety { event }) = events.recv().await {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("no safety event on the relay stream");
+    assert!(
+        matches!(seen, dglab_core::safety::SafetyEvent::EmergencyStop { .. }),
+        "{seen:?}"
+    );
+    relay.shutdown().await;
+}

@@ -199,3 +199,17 @@ async fn remote_connect_to_nothing_is_an_error() {
     drop(l);
     assert!(remote::connect(&format!("ws://{addr}")).await.is_err());
 }
+
+#[tokio::test]
+async fn shutdown_writes_what_is_queued_before_closing() {
+    let relay = start_relay().await;
+    let (term, mut ev) = relay.local_terminal();
+    let mut app = scan(&relay, &term, &mut ev).await;
+    // Queued synchronously, then the relay shuts down at once: the App still gets them.
+    term.set_strength(Channel::A, 0).unwrap();
+    term.clear(Channel::A).unwrap();
+    relay.shutdown().await;
+    assert_eq!(app.recv().await["message"], "strength-1+2+0");
+    assert_eq!(app.recv().await["message"], "clear-1");
+    assert_eq!(app.closed().await, Some(1001));
+}

@@ -97,6 +97,12 @@ pub enum RelayEvent {
         /// Why, for the log.
         reason: String,
     },
+    /// A decision of a safety gate attached with
+    /// [`SafetyHub::report_to`](crate::safety::SafetyHub::report_to).
+    Safety {
+        /// What the gate decided.
+        event: crate::safety::SafetyEvent,
+    },
     /// A heartbeat round went out to every connection.
     Heartbeat {
         /// How many connections it was queued for.

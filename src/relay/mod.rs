@@ -134,6 +134,25 @@ impl RelayHandle {
         self.shutdown.is_cancelled()
     }
 
+    /// Puts an event on the relay's stream (used by the safety gate's forwarder).
+    pub(crate) fn publish(&self, event: RelayEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Runs `task` on the relay's tracker until it ends or the relay shuts down.
+    pub(crate) fn spawn_until_shutdown<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let stop = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
     /// Closes every socket and waits for every task of the relay to end.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();

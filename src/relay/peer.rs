@@ -67,9 +67,6 @@ pub(crate) async fn serve<S>(
                     // RFC 6455 requires closing on invalid UTF-8 (1007); answer 403 first so
                     // a client sees why.
                     registry.reject(id, Code::NotJson, "invalid UTF-8".into());
-                    while let Some(m) = rx.try_recv() {
-                        let _ = ws.feed(m).await;
-                    }
                     close = Some(CloseFrame { code: CloseCode::Invalid, reason: "invalid UTF-8".into() });
                     break "invalid UTF-8";
                 }
@@ -82,8 +79,15 @@ pub(crate) async fn serve<S>(
     };
     registry.leave(id, reason);
     if let Some(frame) = close {
-        // Best effort: the peer may already be gone.
+        // Best effort, bounded: write what was already queued (an emergency stop's zeros
+        // just before shutdown, the 403 before a 1007), then close. A stuck peer simply
+        // runs out the timeout.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while let Some(m) = rx.try_recv() {
+                if ws.feed(m).await.is_err() {
+                    return;
+                }
+            }
             let _ = ws.send(Message::Close(Some(frame))).await;
             let _ = ws.close().await;
         })

@@ -396,6 +396,12 @@ impl Gate {
         self.sync_app(&mut st, Instant::now());
         // Checked under the gate lock: the emergency stop's clear, which takes the same
         // lock after setting the latch, always comes after any pulse that got through.
+        self.admit_pulses(ch)?;
+        Ok(self.out.add_pulses(ch, frames)?)
+    }
+
+    /// Refuses (and audits) pulses while latched or lapsed. Only reads the hub's flags.
+    fn admit_pulses(&self, ch: Channel) -> Result<(), SafetyError> {
         if let Some(why) = self.hub.block() {
             self.hub.emit(SafetyEvent::Refused {
                 terminal: self.id,
@@ -404,7 +410,7 @@ impl Gate {
             });
             return Err(why.into());
         }
-        Ok(self.out.add_pulses(ch, frames)?)
+        Ok(())
     }
 
     pub(crate) fn id(&self) -> Uuid {
@@ -597,6 +603,16 @@ impl GuardedTerminal {
     /// terminal's errors (frame count, too long, not paired, closed).
     pub fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
         self.gate().pulses(channel, frames)
+    }
+
+    /// Whether [`GuardedTerminal::add_pulses`] would be refused right now by the latch or
+    /// a lapsed lease (audited like a refused send), so a player can fail `play()` at
+    /// once. Takes no lock; `add_pulses` re-checks under the gate's lock.
+    ///
+    /// # Errors
+    /// [`SafetyError::Latched`] / [`SafetyError::LeaseLapsed`].
+    pub fn check_pulses(&self, channel: Channel) -> Result<(), SafetyError> {
+        self.gate().admit_pulses(channel)
     }
 
     /// Empties a channel's queue at the App; always allowed (it only makes things quieter).

@@ -204,6 +204,11 @@ impl HubInner {
                 Err(e) => report.failures.push((g.id(), e.to_string())),
             }
         }
+        // Lock order: player lock -> gate lock (a player sends from inside its lock, and
+        // `Player::stop` clears through the gate). Hooks take player locks, so they run
+        // here, after every `halt` above has released its gate lock, and with the hook
+        // table's lock released too. Calling them under a gate lock could deadlock
+        // against a player mid-send (tests/player_safety.rs checks this).
         let hooks: Vec<stop::Hook> = self.hooks().values().cloned().collect();
         for h in &hooks {
             h.stop();
@@ -349,6 +354,26 @@ impl SafetyHub {
     /// Every audit event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SafetyEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Puts every decision of this hub on `relay`'s event stream as well, as
+    /// [`RelayEvent::Safety`](crate::relay::RelayEvent::Safety), so one subscriber (the
+    /// desktop app, the headless relay's log) sees connections, binds and gate decisions
+    /// in one ordered stream. The forwarding task ends with the relay.
+    pub fn report_to(&self, relay: &crate::relay::RelayHandle) {
+        let mut rx = self.subscribe();
+        let relay = relay.clone();
+        relay.clone().spawn_until_shutdown(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => relay.publish(crate::relay::RelayEvent::Safety { event }),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        log::warn!("safety events: {n} not forwarded to the relay stream (lagged)");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
     }
 
     /// Registers a hook the emergency stop and the watchdog call (a player's

@@ -29,6 +29,12 @@
 //!   pulses sent in the same instant as a clear may be wiped by it. Switch latency is
 //!   `switch_gap` + link delay + up to one App frame.
 //!
+//! - **Safety**: on a [`crate::GuardedTerminal`] every pulse passes the gate, which
+//!   refuses them while the emergency stop is latched (or the lease lapsed): `play()`
+//!   then fails with [`PlayerError::Output`]`(`[`SafetyError::Latched`]`)` and a pass in
+//!   progress ends as [`PlayState::Failed`]. Register [`Player::stop_hook`] with the hub
+//!   so the emergency stop also stops the player ([`PlayState::Stopped`]).
+//!
 //! Known limit: the App's clock is not observable. A phone clock running fast by ε eats
 //! the lead at ε × elapsed (50 ppm: 0.18 s per hour of continuous looping); the default
 //! margin absorbs a few hours of that. Output errors are never retried: they stop
@@ -40,10 +46,10 @@ mod schedule;
 pub use output::PulseOutput;
 
 use crate::protocol::command::Channel;
-use crate::terminal::TerminalError;
+use crate::safety::{SafetyError, Stoppable};
 use crate::waveform::Frame;
 use schedule::{Limits, Slot};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -124,8 +130,9 @@ pub enum PlayState {
     Finished,
     /// [`Player::stop`] was called.
     Stopped,
-    /// The output refused a command; playback stopped and is not retried.
-    Failed(TerminalError),
+    /// The output refused a command (the safety gate's latch or lease, or the terminal);
+    /// playback stopped and is not retried.
+    Failed(SafetyError),
 }
 
 /// A snapshot of a player, published on every frame boundary and every command.
@@ -163,9 +170,10 @@ pub enum PlayerError {
     /// Players run on tokio; none was running.
     #[error("a player must be spawned inside a tokio runtime")]
     NoRuntime,
-    /// The output refused the clear that precedes a switch; playback stopped.
+    /// The output refused the clear that precedes a switch, or the gate refuses pulses
+    /// (emergency stop latched, lease lapsed); playback stopped.
     #[error(transparent)]
-    Output(#[from] TerminalError),
+    Output(#[from] SafetyError),
 }
 
 /// What the handles and the driver task share.
@@ -203,7 +211,7 @@ impl Shared {
         next
     }
 
-    fn stop(&self) -> Result<(), TerminalError> {
+    fn stop(&self) -> Result<(), SafetyError> {
         let now = Instant::now();
         let mut slot = self.lock();
         let result = slot.stop(&*self.output, self.channel, now);
@@ -321,8 +329,35 @@ impl Player {
     /// # Errors
     /// The output's error if the clear could not be sent (e.g. not paired). Playback is
     /// stopped either way.
-    pub fn stop(&self) -> Result<(), TerminalError> {
+    pub fn stop(&self) -> Result<(), SafetyError> {
         self.owner.shared.stop()
+    }
+
+    /// A hook that stops this player, for [`crate::SafetyHub::register_stop`], so the
+    /// emergency stop and the watchdog stop it (state [`PlayState::Stopped`]):
+    ///
+    /// ```no_run
+    /// # use dglab_core::{Channel, SafetyConfig, SafetyHub, GuardedTerminal};
+    /// # use dglab_core::waveform::player::{Player, PlayerConfig};
+    /// # fn f(hub: &SafetyHub, terminal: GuardedTerminal) {
+    /// let player = Player::spawn(terminal, Channel::A, PlayerConfig::default()).unwrap();
+    /// let registration = hub.register_stop(player.stop_hook());
+    /// // Keep `registration` as long as `player`; dropping it unregisters the hook.
+    /// # }
+    /// ```
+    ///
+    /// The hook holds the player weakly: registering it neither keeps the player alive
+    /// (dropping the last [`Player`] still stops it) nor makes a reference cycle through
+    /// the hub (a guarded terminal holds its hub strongly). A hook whose player is gone
+    /// does nothing.
+    ///
+    /// Locking: the hub calls hooks after every gate lock is released, and the hook only
+    /// takes the player's lock and then (for the `clear-N`) the gate's lock, the same
+    /// order as every player send, so an emergency stop racing a send cannot deadlock.
+    pub fn stop_hook(&self) -> PlayerStop {
+        PlayerStop {
+            shared: Arc::downgrade(&self.owner.shared),
+        }
     }
 
     /// The latest progress snapshot.
@@ -334,6 +369,36 @@ impl Player {
     /// playing).
     pub fn subscribe(&self) -> watch::Receiver<Progress> {
         self.owner.shared.progress.subscribe()
+    }
+}
+
+/// Stops one [`Player`] when the safety hub says so; made by [`Player::stop_hook`].
+#[derive(Clone)]
+pub struct PlayerStop {
+    /// Weak: the hook must not keep the player (and through it the hub) alive.
+    shared: Weak<Shared>,
+}
+
+impl std::fmt::Debug for PlayerStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayerStop")
+            .field("channel", &self.shared.upgrade().map(|s| s.channel))
+            .finish()
+    }
+}
+
+impl Stoppable for PlayerStop {
+    fn stop(&self) {
+        // Promptly: `Shared::stop` holds the player's lock only for one `clear-N`, and a
+        // send in progress holds it only for one `add_pulses` (neither awaits).
+        if let Some(shared) = self.shared.upgrade() {
+            if let Err(e) = shared.stop() {
+                log::debug!(
+                    "player {}: stopped; its clear was not sent: {e}",
+                    shared.channel
+                );
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 
 #![allow(dead_code)] // each including crate uses a different part
 
+use dglab_core::safety::SafetyError;
 use dglab_core::terminal::TerminalError;
 use dglab_core::waveform::player::PulseOutput;
 use dglab_core::{Channel, Frame};
@@ -215,13 +216,13 @@ impl SimApp {
         f(&self.state.lock().unwrap().channels[idx(ch)])
     }
 
-    fn send(&self, msg: Msg) -> Result<(), TerminalError> {
+    fn send(&self, msg: Msg) -> Result<(), SafetyError> {
         let mut st = self.state.lock().unwrap();
         if let Msg::Pulse(..) = msg {
             st.attempts += 1;
         }
         if let Some(e) = st.fail.clone() {
-            return Err(e);
+            return Err(e.into());
         }
         let now = Instant::now();
         let max = st.cfg.max_delay.as_millis() as u64;
@@ -290,7 +291,7 @@ async fn run(app: std::sync::Weak<SimApp>) {
 }
 
 impl PulseOutput for SimApp {
-    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), TerminalError> {
+    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
         assert!(
             !frames.is_empty() && frames.len() <= self.max_frames,
             "{} frames would not fit one message",
@@ -299,7 +300,7 @@ impl PulseOutput for SimApp {
         self.send(Msg::Pulse(channel, frames.to_vec()))
     }
 
-    fn clear(&self, channel: Channel) -> Result<(), TerminalError> {
+    fn clear(&self, channel: Channel) -> Result<(), SafetyError> {
         self.send(Msg::Clear(channel))
     }
 

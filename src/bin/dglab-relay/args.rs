@@ -1,14 +1,17 @@
-//! Command-line parsing, by hand: two subcommands and six flags do not need a parser
+//! Command-line parsing, by hand: two subcommands and nine flags do not need a parser
 //! crate. Accepts `--flag value` and `--flag=value`; anything unknown is an error that the
 //! caller prints with the usage and exit code 2.
 
 use dglab_core::pairing::validate_public_url;
+use dglab_core::protocol::command::MAX_STRENGTH;
+use dglab_core::SafetyConfig;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 /// Top-level usage, printed for `--help` and after any argument error.
 pub const USAGE: &str = "\
-Usage: dglab-relay serve [--host ADDR] [--port N] [--heartbeat SECS] [--local-terminal] [--public-url URL]
+Usage: dglab-relay serve [--host ADDR] [--port N] [--heartbeat SECS] [--public-url URL]
+                         [--local-terminal [--cap-a N] [--cap-b N] [--max-rise-per-sec N]]
        dglab-relay wave ...
        dglab-relay --help | --version
 
@@ -27,7 +30,15 @@ Options:
   --port N           TCP port, 0 picks a free one (default 9999)
   --heartbeat SECS   seconds between heartbeat frames, 0 turns them off (default 60)
   --local-terminal   also run a terminal here: print its pairing QR code and log what
-                     the App reports (strength, feedback buttons)
+                     the App reports (strength, feedback buttons). It is guarded: on
+                     Ctrl-C/SIGTERM its App is set to 0 on both channels and both
+                     waveform queues are cleared before the relay closes
+  --cap-a N          with --local-terminal: highest strength it ever sends on channel A,
+                     0..=200 (default 40)
+  --cap-b N          the same for channel B (default 40)
+  --max-rise-per-sec N
+                     with --local-terminal: fastest rise, strength units per second,
+                     1..=200 (default 10)
   --public-url URL   ws:// or wss:// address the phone should use in the QR code
                      (reverse proxy, port forward); default: this machine's LAN address
   -h, --help         this text
@@ -64,6 +75,9 @@ pub struct ServeArgs {
     pub local_terminal: bool,
     /// Validated base for the pairing URL, instead of the best LAN address.
     pub public_url: Option<String>,
+    /// The local terminal's safety gate: caps and rise rate from the flags, no watchdog
+    /// (nobody renews a lease in a headless relay).
+    pub safety: SafetyConfig,
 }
 
 impl Default for ServeArgs {
@@ -74,6 +88,8 @@ impl Default for ServeArgs {
             heartbeat: Some(Duration::from_secs(60)),
             local_terminal: false,
             public_url: None,
+            safety: SafetyConfig::from_flags(None, None, None, None)
+                .expect("the default safety settings are in range"),
         }
     }
 }
@@ -116,6 +132,9 @@ fn parse_serve(args: &[String]) -> Result<Command, ArgError> {
         usage: SERVE_USAGE,
     };
     let mut out = ServeArgs::default();
+    // The safety flags, remembered by name so a missing --local-terminal can be named.
+    let (mut cap_a, mut cap_b, mut rise) = (None, None, None);
+    let mut safety_flag: Option<&'static str> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         // `--flag=value` and `--flag value` both work.
@@ -159,12 +178,58 @@ fn parse_serve(args: &[String]) -> Result<Command, ArgError> {
                 let url = validate_public_url(&v).map_err(|e| err(format!("--public-url: {e}")))?;
                 out.public_url = Some(url);
             }
+            "--cap-a" | "--cap-b" => {
+                let name = if flag == "--cap-a" {
+                    "--cap-a"
+                } else {
+                    "--cap-b"
+                };
+                let cap = parse_cap(name, &value(name)?).map_err(err)?;
+                *if name == "--cap-a" {
+                    &mut cap_a
+                } else {
+                    &mut cap_b
+                } = Some(cap);
+                safety_flag.get_or_insert(name);
+            }
+            "--max-rise-per-sec" => {
+                let v = value("--max-rise-per-sec")?;
+                let max = SafetyConfig::MAX_RISE_PER_SEC;
+                rise = Some(
+                    v.parse::<u16>()
+                        .ok()
+                        .filter(|r| (1..=max).contains(r))
+                        .ok_or_else(|| {
+                            err(format!(
+                                "--max-rise-per-sec expects strength units per second 1..={max}, got {v:?}"
+                            ))
+                        })?,
+                );
+                safety_flag.get_or_insert("--max-rise-per-sec");
+            }
             "--local-terminal" if inline.is_none() => out.local_terminal = true,
             "--local-terminal" => return Err(err("--local-terminal takes no value".into())),
             other => return Err(err(format!("unknown option {other:?}"))),
         }
     }
+    if let Some(name) = safety_flag.filter(|_| !out.local_terminal) {
+        // The relay only forwards other terminals' commands; a cap here would limit
+        // nothing, and a user must not believe otherwise.
+        return Err(err(format!(
+            "{name} limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
+        )));
+    }
+    out.safety = SafetyConfig::from_flags(cap_a, cap_b, rise, None)
+        .map_err(|e| err(format!("invalid safety settings: {e}")))?;
     Ok(Command::Serve(out))
+}
+
+/// A cap is a strength: 0..=200 (0 allows nothing above 0 on that channel).
+fn parse_cap(name: &str, v: &str) -> Result<u8, String> {
+    v.parse::<u8>()
+        .ok()
+        .filter(|c| *c <= MAX_STRENGTH)
+        .ok_or_else(|| format!("{name} expects a strength 0..={MAX_STRENGTH}, got {v:?}"))
 }
 
 /// An IP address, or `localhost` for 127.0.0.1. Host names are not resolved: a relay
@@ -216,6 +281,11 @@ mod tests {
             "0",
             "--local-terminal",
             "--public-url=wss://relay.example.org/dglab/",
+            "--cap-a",
+            "5",
+            "--cap-b=200",
+            "--max-rise-per-sec",
+            "20",
         ]);
         assert_eq!(
             s,
@@ -225,6 +295,12 @@ mod tests {
                 heartbeat: None,
                 local_terminal: true,
                 public_url: Some("wss://relay.example.org/dglab".into()),
+                safety: SafetyConfig {
+                    cap_a: 5,
+                    cap_b: 200,
+                    max_rise_per_sec: 20,
+                    watchdog: None,
+                },
             }
         );
         assert_eq!(
@@ -273,5 +349,60 @@ mod tests {
             "--local-terminal takes no value"
         );
         assert_eq!(p(&["serve", "--bogus"]).unwrap_err().usage, SERVE_USAGE);
+    }
+
+    #[test]
+    fn safety_flags_default_validate_and_need_the_local_terminal() {
+        let s = serve(&["serve", "--local-terminal"]).safety;
+        assert_eq!(
+            (s.cap_a, s.cap_b, s.max_rise_per_sec, s.watchdog),
+            (40, 40, 10, None)
+        );
+        let lt = |extra: &[&str]| {
+            let mut a = vec!["serve", "--local-terminal"];
+            a.extend_from_slice(extra);
+            message(&a)
+        };
+        assert_eq!(
+            lt(&["--cap-a", "201"]),
+            "--cap-a expects a strength 0..=200, got \"201\""
+        );
+        assert_eq!(
+            lt(&["--cap-b=-1"]),
+            "--cap-b expects a strength 0..=200, got \"-1\""
+        );
+        assert_eq!(
+            lt(&["--cap-a", "x"]),
+            "--cap-a expects a strength 0..=200, got \"x\""
+        );
+        assert_eq!(lt(&["--cap-b"]), "--cap-b needs a value");
+        for bad in ["0", "201", "1.5"] {
+            assert_eq!(
+                lt(&["--max-rise-per-sec", bad]),
+                format!(
+                    "--max-rise-per-sec expects strength units per second 1..=200, got {bad:?}"
+                )
+            );
+        }
+        assert_eq!(
+            serve(&["serve", "--local-terminal", "--cap-a=0"])
+                .safety
+                .cap_a,
+            0
+        );
+        assert_eq!(
+            message(&["serve", "--cap-a", "5"]),
+            "--cap-a limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
+        );
+        assert!(
+            message(&["serve", "--max-rise-per-sec=5"]).starts_with("--max-rise-per-sec limits")
+        );
+        // The flag order does not matter.
+        assert_eq!(
+            serve(&["serve", "--cap-b", "7", "--local-terminal"])
+                .safety
+                .cap_b,
+            7
+        );
     }
 }

@@ -13,6 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The environment variable that sets the level.
 pub const ENV_VAR: &str = "DGLAB_LOG";
 
+/// The core's own one-line record of each safety event. `serve` subscribes to the hub
+/// and logs the same events in plain words, so these would be duplicates.
+const CORE_SAFETY_EVENTS: &str = "dglab_core::safety::event";
+
 struct StderrLogger {
     /// The most verbose level shown for this program and `dglab_core`.
     level: LevelFilter,
@@ -20,6 +24,9 @@ struct StderrLogger {
 
 impl Log for StderrLogger {
     fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        if meta.target() == CORE_SAFETY_EVENTS {
+            return false;
+        }
         let own = meta.target().starts_with("dglab");
         let max = if own || self.level == LevelFilter::Trace {
             self.level

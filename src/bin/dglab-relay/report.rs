@@ -1,9 +1,10 @@
-//! What the log says about each relay and terminal event: one line each, in the wire's
-//! words (bind, break, msg). Pure, so the wording is tested without a relay.
+//! What the log says about each relay, terminal and safety event: one line each, in the
+//! wire's words (bind, break, msg). Pure, so the wording is tested without a relay.
 
 use dglab_core::protocol::command::FeedbackButton;
 use dglab_core::protocol::Code;
 use dglab_core::relay::{RelayEvent, Role};
+use dglab_core::safety::{Block, Limit, ResetReason, SafetyEvent, StopReport};
 use dglab_core::TerminalEvent;
 use log::Level;
 
@@ -50,6 +51,8 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
                 format!("break: terminal {terminal} and App {app} unpaired (209){rest}"),
             )
         }
+        // Only present when a hub reports to the relay; this binary logs its hub directly.
+        RelayEvent::Safety { event } => safety_event(event),
         RelayEvent::Relayed { from, to, message } => {
             (Level::Debug, format!("msg {from} -> {to}: {message}"))
         }
@@ -104,6 +107,83 @@ pub fn terminal_event(ev: &TerminalEvent) -> Option<(Level, String)> {
     })
 }
 
+/// The log line for a safety event of the local terminal's gate. All are `Info`: in the
+/// headless relay they are the expected record of what the gate did (the emergency stop
+/// is what every shutdown does).
+pub fn safety_event(ev: &SafetyEvent) -> (Level, String) {
+    let limit = |by: &Limit| match by {
+        Limit::Cap => "the cap",
+        Limit::SoftLimit => "the App's soft limit",
+    };
+    let block = |why: &Block| match why {
+        Block::Latched => "the emergency stop is latched",
+        Block::LeaseLapsed => "the controller's lease lapsed",
+    };
+    let line = match ev {
+        SafetyEvent::Clamped {
+            channel,
+            asked,
+            to,
+            by,
+            ..
+        } => format!(
+            "safety: channel {channel}: asked {asked}, limited to {to} by {}",
+            limit(by)
+        ),
+        SafetyEvent::Ramping {
+            channel, from, to, ..
+        } => format!("safety: channel {channel}: ramping {from} -> {to}"),
+        SafetyEvent::Refused { channel, why, .. } => match channel {
+            Some(ch) => format!("safety: channel {ch}: refused, {}", block(why)),
+            None => format!("safety: refused, {}", block(why)),
+        },
+        SafetyEvent::Lowered {
+            channel, to, by, ..
+        } => format!(
+            "safety: channel {channel}: lowered to {to} by {}",
+            limit(by)
+        ),
+        SafetyEvent::AppLowered { channel, to, .. } => format!(
+            "safety: channel {channel}: the App is at {to}, below what was sent; the target follows"
+        ),
+        SafetyEvent::Reset { why, app, .. } => match (why, app) {
+            (ResetReason::Paired, Some(app)) => {
+                format!("safety: App {app} paired; both channels start at 0")
+            }
+            _ => "safety: the App left; both channels reset to 0".to_owned(),
+        },
+        SafetyEvent::CapsChanged { cap_a, cap_b } => {
+            format!("safety: caps now A {cap_a}, B {cap_b}")
+        }
+        SafetyEvent::EmergencyStop(r) => format!("safety: emergency stop: {}", stop_report(r)),
+        SafetyEvent::Rearmed => "safety: re-armed; both channels stay at 0".to_owned(),
+        SafetyEvent::WatchdogTripped(r) => {
+            format!("safety: the controller's lease lapsed: {}", stop_report(r))
+        }
+        SafetyEvent::LeaseRenewed => "safety: lease renewed; both channels stay at 0".to_owned(),
+    };
+    (Level::Info, line)
+}
+
+/// `1 App set to 0 with both queues cleared, 0 players stopped, in 0.1 ms`, plus any
+/// App that could not be reached.
+fn stop_report(r: &StopReport) -> String {
+    let mut line = match r.apps {
+        0 => "no App was paired".to_owned(),
+        1 => "1 App set to 0 with both queues cleared".to_owned(),
+        n => format!("{n} Apps set to 0 with both queues cleared"),
+    };
+    line += &format!(
+        ", {} player(s) stopped, in {:.1} ms",
+        r.stopped_hooks,
+        r.elapsed.as_secs_f64() * 1000.0
+    );
+    for (terminal, why) in &r.failures {
+        line += &format!("; terminal {terminal} not reached: {why}");
+    }
+    line
+}
+
 /// `channel A ○ (button 0)`: the channel and shape as the App shows them, plus the wire
 /// index for people reading protocol traces.
 fn button(b: FeedbackButton) -> String {
@@ -145,6 +225,51 @@ mod tests {
             ))
         );
         assert_eq!(terminal_event(&TerminalEvent::Heartbeat), None);
+    }
+
+    #[test]
+    fn safety_lines() {
+        let t = Uuid::nil();
+        let (level, line) = safety_event(&SafetyEvent::Clamped {
+            terminal: t,
+            channel: dglab_core::Channel::A,
+            asked: 50,
+            to: 5,
+            by: Limit::Cap,
+        });
+        assert_eq!(level, Level::Info);
+        assert_eq!(line, "safety: channel A: asked 50, limited to 5 by the cap");
+        let report = StopReport {
+            terminals: 1,
+            apps: 1,
+            stopped_hooks: 0,
+            failures: vec![],
+            elapsed: std::time::Duration::from_micros(250),
+        };
+        assert_eq!(
+            safety_event(&SafetyEvent::EmergencyStop(report)).1,
+            "safety: emergency stop: 1 App set to 0 with both queues cleared, 0 player(s) stopped, in 0.2 ms"
+        );
+        let none = StopReport {
+            terminals: 1,
+            apps: 0,
+            stopped_hooks: 0,
+            failures: vec![(t, "not paired".into())],
+            elapsed: std::time::Duration::ZERO,
+        };
+        assert_eq!(
+            safety_event(&SafetyEvent::EmergencyStop(none)).1,
+            format!("safety: emergency stop: no App was paired, 0 player(s) stopped, in 0.0 ms; terminal {t} not reached: not paired")
+        );
+        let (_, line) = safety_event(&SafetyEvent::Refused {
+            terminal: t,
+            channel: Some(dglab_core::Channel::B),
+            why: Block::Latched,
+        });
+        assert_eq!(
+            line,
+            "safety: channel B: refused, the emergency stop is latched"
+        );
     }
 
     #[test]

@@ -1,18 +1,27 @@
 //! `dglab-relay serve`: bind, start the relay, log its events (and the local terminal's)
 //! until Ctrl-C or SIGTERM, then shut down cleanly.
 //!
+//! The local terminal is guarded ([`SafetyHub::guard`], caps and rise rate from the
+//! flags, no watchdog) and the hub keeps its only handle. On Ctrl-C/SIGTERM the
+//! emergency stop runs before the relay closes, so a paired App is left at 0 with both
+//! waveform queues empty rather than at whatever level it had.
+//!
 //! Bind failures are the common mistake (a second copy running, a port below 1024), so
 //! each gets one plain line on stderr and exit code 2 instead of a backtrace-like chain.
 
 use crate::args::ServeArgs;
 use crate::{pairing, report};
 use dglab_core::relay::{self, RelayConfig, RelayHandle};
-use dglab_core::{TerminalEvent, TerminalEvents};
+use dglab_core::safety::{GuardedEvents, GuardedTerminal, SafetyConfig, SafetyEvent, SafetyHub};
+use dglab_core::TerminalEvent;
 use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 /// How long shutdown may take before we give up on stuck peers and exit anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -66,16 +75,41 @@ async fn serve(args: ServeArgs) -> i32 {
         Some(d) => format!("heartbeat every {} s", d.as_secs()),
         None => "heartbeat off".to_owned(),
     };
+    let safety = if args.local_terminal {
+        format!(
+            "; local terminal capped at A {}, B {}, rising at most {}/s",
+            args.safety.cap_a, args.safety.cap_b, args.safety.max_rise_per_sec
+        )
+    } else {
+        String::new()
+    };
     log::info!(
-        "dglab-relay {} listening on {} ({heartbeat})",
+        "dglab-relay {} listening on {} ({heartbeat}{safety})",
         env!("CARGO_PKG_VERSION"),
         relay.local_addr()
     );
 
-    let mut terminal = args
-        .local_terminal
-        .then(|| start_local_terminal(&relay, args.public_url.as_deref()));
-    let mut terminal_events = terminal.as_mut().map(|(_, ev)| ev);
+    let local = if args.local_terminal {
+        match start_local_terminal(&relay, args.public_url.as_deref(), &args.safety) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                relay.shutdown().await;
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let (hub, terminal, mut terminal_events, mut safety_events) = match local {
+        Some(l) => (
+            Some(l.hub),
+            Some(l.terminal),
+            Some(l.events),
+            Some(l.safety),
+        ),
+        None => (None, None, None, None),
+    };
 
     let signal = loop {
         // Biased: a signal wins over more traffic, and when both streams are ready the
@@ -92,10 +126,25 @@ async fn serve(args: ServeArgs) -> i32 {
                 Some(ev) => log_terminal_event(&ev),
                 None => terminal_events = None,
             },
+            ev = next_safety_event(&mut safety_events) => match ev {
+                Ok(ev) => log_safety_event(&ev),
+                Err(RecvError::Lagged(n)) => log::warn!("the log fell behind; {n} safety events not shown"),
+                Err(RecvError::Closed) => safety_events = None,
+            },
         }
     };
     log::info!("{signal}: shutting down");
+    if let Some(hub) = &hub {
+        // First, while every socket is still open: the App goes to 0 on both channels and
+        // both queues are cleared (and the latch refuses anything after).
+        // The relay's shutdown writes what is queued before closing each socket.
+        hub.emergency_stop();
+        if let Some(rx) = &mut safety_events {
+            drain_safety_events(rx);
+        }
+    }
     drop(terminal);
+    drop(hub);
     let clean = tokio::time::timeout(SHUTDOWN_GRACE, relay.shutdown())
         .await
         .is_ok();
@@ -142,12 +191,26 @@ fn bind_error(e: &std::io::Error, addr: SocketAddr) -> String {
     }
 }
 
-/// Adds the local terminal, logs any doubt about the address, prints the QR block.
+/// The local terminal behind its gate, and what to log about both.
+struct Local {
+    hub: SafetyHub,
+    terminal: GuardedTerminal,
+    events: GuardedEvents,
+    safety: broadcast::Receiver<SafetyEvent>,
+}
+
+/// Adds the local terminal behind a safety hub, logs any doubt about the address, prints
+/// the QR block.
 fn start_local_terminal(
     relay: &RelayHandle,
     public_url: Option<&str>,
-) -> (dglab_core::Terminal, TerminalEvents) {
-    let (terminal, events) = relay.local_terminal();
+    safety: &SafetyConfig,
+) -> Result<Local, String> {
+    let hub = SafetyHub::new(safety.clone()).map_err(|e| format!("safety settings: {e}"))?;
+    let safety = hub.subscribe();
+    let (raw, raw_events) = relay.local_terminal();
+    // The hub gets the only handle: a clone kept here would bypass the gate.
+    let (terminal, events) = hub.guard(raw, raw_events);
     let choice = pairing::choose_here(public_url, relay.local_addr());
     if let Some(w) = &choice.warning {
         log::warn!("{w}");
@@ -157,14 +220,42 @@ fn start_local_terminal(
     // A closed stdout (piped into `head`) must not stop the relay.
     let _ = stdout.write_all(pairing::block(&choice, &url).as_bytes());
     let _ = stdout.flush();
-    (terminal, events)
+    Ok(Local {
+        hub,
+        terminal,
+        events,
+        safety,
+    })
 }
 
 /// The next local-terminal event, or never when there is no (longer a) terminal.
-async fn next_terminal_event(events: &mut Option<&mut TerminalEvents>) -> Option<TerminalEvent> {
+async fn next_terminal_event(events: &mut Option<GuardedEvents>) -> Option<TerminalEvent> {
     match events {
         Some(ev) => ev.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// The next safety event, or never when there is no local terminal.
+async fn next_safety_event(
+    events: &mut Option<broadcast::Receiver<SafetyEvent>>,
+) -> Result<SafetyEvent, RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Logs every safety event already published (the emergency stop's, at shutdown).
+fn drain_safety_events(rx: &mut broadcast::Receiver<SafetyEvent>) {
+    loop {
+        match rx.try_recv() {
+            Ok(ev) => log_safety_event(&ev),
+            Err(TryRecvError::Lagged(n)) => {
+                log::warn!("the log fell behind; {n} safety events not shown");
+            }
+            Err(_) => return,
+        }
     }
 }
 
@@ -174,6 +265,11 @@ fn log_relay_event(ev: &relay::RelayEvent) {
         return;
     }
     let (level, line) = report::relay_event(ev);
+    log::log!(level, "{line}");
+}
+
+fn log_safety_event(ev: &SafetyEvent) {
+    let (level, line) = report::safety_event(ev);
     log::log!(level, "{line}");
 }
 

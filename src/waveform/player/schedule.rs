@@ -15,7 +15,7 @@
 
 use super::{PlayState, PlayerConfig, Progress, PulseOutput, Repeat, FRAME_TIME};
 use crate::protocol::command::{Channel, MAX_PULSE_FRAMES};
-use crate::terminal::TerminalError;
+use crate::safety::SafetyError;
 use crate::waveform::Frame;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,7 +117,8 @@ impl Slot {
     }
 
     /// Starts `frames` under a new generation; clears the App first if the old job
-    /// had sent anything.
+    /// had sent anything. Fails (no job, state `Failed`) if the clear is refused or the
+    /// output says pulses would be refused.
     pub(super) fn play(
         &mut self,
         out: &dyn PulseOutput,
@@ -126,7 +127,7 @@ impl Slot {
         frames: Arc<[Frame]>,
         repeat: Repeat,
         now: Instant,
-    ) -> Result<u64, TerminalError> {
+    ) -> Result<u64, SafetyError> {
         self.generation += 1;
         let had_sent = self.job.take().is_some_and(|j| j.sent > 0);
         if had_sent {
@@ -135,6 +136,12 @@ impl Slot {
                 return Err(e);
             }
             self.last_clear = Some(now);
+        }
+        // A latched gate would refuse every pulse of the new pass: say so now, from
+        // `play()` itself, rather than a moment later on the driver's clock.
+        if let Err(e) = out.ready(channel) {
+            self.state = PlayState::Failed(e.clone());
+            return Err(e);
         }
         // Pulses sent in the same instant as a clear may be wiped by it (protocol.md),
         // so the new pass waits `switch_gap` after whichever clear came last.
@@ -159,7 +166,7 @@ impl Slot {
         out: &dyn PulseOutput,
         channel: Channel,
         now: Instant,
-    ) -> Result<(), TerminalError> {
+    ) -> Result<(), SafetyError> {
         self.generation += 1;
         self.job = None;
         self.state = PlayState::Stopped;

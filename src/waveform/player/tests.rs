@@ -3,6 +3,7 @@
 //! `tests/player.rs` with a simulated App.
 
 use super::*;
+use crate::terminal::TerminalError;
 use std::sync::Mutex;
 
 /// What the player handed to the output, in order.
@@ -44,19 +45,19 @@ impl Recorder {
 }
 
 impl PulseOutput for Recorder {
-    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), TerminalError> {
+    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
         assert!(frames.len() <= self.max_frames, "chunk over max_frames");
         if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(e);
+            return Err(e.into());
         }
         let call = Call::Pulse(channel, frames.to_vec());
         self.calls.lock().unwrap().push((Instant::now(), call));
         Ok(())
     }
 
-    fn clear(&self, channel: Channel) -> Result<(), TerminalError> {
+    fn clear(&self, channel: Channel) -> Result<(), SafetyError> {
         if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(e);
+            return Err(e.into());
         }
         let call = Call::Clear(channel);
         self.calls.lock().unwrap().push((Instant::now(), call));
@@ -214,8 +215,9 @@ async fn refused_clear_on_switch_fails_visibly() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     *out.fail.lock().unwrap() = Some(TerminalError::Closed);
     let r = p.play(pass(3), Repeat::Loop);
-    assert_eq!(r, Err(PlayerError::Output(TerminalError::Closed)));
-    assert_eq!(p.progress().state, PlayState::Failed(TerminalError::Closed));
+    let closed = SafetyError::Terminal(TerminalError::Closed);
+    assert_eq!(r, Err(PlayerError::Output(closed.clone())));
+    assert_eq!(p.progress().state, PlayState::Failed(closed));
 }
 
 #[test]
