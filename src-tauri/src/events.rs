@@ -5,11 +5,10 @@
 //! connected or paired: a handful of rows, and the UI never has to patch its table from
 //! partial events (nor fall out of step when a broadcast lags).
 
-use crate::state::{AppState, GATE_REFUSED};
+use crate::state::AppState;
 use dglab_core::protocol::command::{Channel, StrengthReport};
 use dglab_core::relay::{ConnectionInfo, RelayEvent, Role};
-use dglab_core::safety::{ChannelState, GuardedEvents};
-use dglab_core::terminal::TerminalError;
+use dglab_core::safety::{ChannelState, GuardedEvents, SafetyError};
 use dglab_core::waveform::player::{PlayState, Player, Progress};
 use dglab_core::{GuardedTerminal, RelayHandle, SafetyHub, TerminalEvent};
 use serde::Serialize;
@@ -208,9 +207,13 @@ impl ProgressView {
             PlayState::Playing => ("playing", None),
             PlayState::Finished => ("finished", None),
             PlayState::Stopped => ("stopped", None),
-            PlayState::Failed(TerminalError::Refused(GATE_REFUSED)) => {
-                ("failed", Some("stopped by the safety gate".to_owned()))
+            PlayState::Failed(SafetyError::Latched) => {
+                ("failed", Some("stopped by the emergency stop".to_owned()))
             }
+            PlayState::Failed(SafetyError::LeaseLapsed) => (
+                "failed",
+                Some("stopped: the window was not responding".to_owned()),
+            ),
             PlayState::Failed(e) => ("failed", Some(e.to_string())),
         };
         ProgressView {
@@ -242,8 +245,9 @@ pub fn spawn_forwarders<R: Runtime>(
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
-                // Messages between pairs do not change the table; everything else may.
-                Ok(RelayEvent::Relayed { .. }) => continue,
+                // Messages between pairs and gate decisions do not change the table;
+                // everything else may. (Gate decisions reach the window as EVENT_SAFETY.)
+                Ok(RelayEvent::Relayed { .. } | RelayEvent::Safety { .. }) => continue,
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => log::debug!("connection events lagged by {n}"),
                 Err(RecvError::Closed) => break,

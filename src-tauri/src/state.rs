@@ -4,11 +4,10 @@
 
 use crate::settings::{self, Settings, SettingsFile};
 use dglab_core::presets::{PresetStore, Recovered};
-use dglab_core::protocol::command::{Channel, MAX_PULSE_FRAMES};
-use dglab_core::safety::{GuardedEvents, SafetyError, StopRegistration};
-use dglab_core::terminal::TerminalError;
-use dglab_core::waveform::player::{Player, PlayerConfig, PulseOutput};
-use dglab_core::{Frame, GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, SafetyHub};
+use dglab_core::protocol::command::Channel;
+use dglab_core::safety::{GuardedEvents, StopRegistration};
+use dglab_core::waveform::player::{Player, PlayerConfig};
+use dglab_core::{GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, SafetyHub};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -71,10 +70,12 @@ pub struct AppState {
     /// Our terminal, behind the gate: the QR code pairs the phone with it, and it is the
     /// only path by which this app sends strength and pulses (no raw `Terminal` is kept).
     pub terminal: GuardedTerminal,
-    /// One player per channel, A then B, streaming through the gate.
+    /// One player per channel, A then B, streaming through the gate (a latched stop or a
+    /// lapsed lease also refuses their pulses).
     pub players: [Player; 2],
-    /// Keeps the emergency stop's hook that stops both players registered.
-    _players_stop: StopRegistration,
+    /// Keeps the hooks registered by which the emergency stop and the watchdog stop both
+    /// players.
+    _players_stop: [StopRegistration; 2],
     /// User presets in the app's data folder (built-ins come with the core).
     pub presets: PresetStore,
     /// What the presets file held when it was unreadable (moved aside); shown once.
@@ -129,23 +130,13 @@ impl AppState {
         let (raw, raw_events) = relay.local_terminal();
         let (terminal, events) = safety.guard(raw, raw_events);
         let players = [
-            Player::spawn(
-                GatedOutput(terminal.clone()),
-                Channel::A,
-                PlayerConfig::default(),
-            )?,
-            Player::spawn(
-                GatedOutput(terminal.clone()),
-                Channel::B,
-                PlayerConfig::default(),
-            )?,
+            Player::spawn(terminal.clone(), Channel::A, PlayerConfig::default())?,
+            Player::spawn(terminal.clone(), Channel::B, PlayerConfig::default())?,
         ];
-        let stop_players = players.clone();
-        let players_stop = safety.register_stop(move || {
-            for p in &stop_players {
-                let _ = p.stop();
-            }
-        });
+        let players_stop = [
+            safety.register_stop(players[0].stop_hook()),
+            safety.register_stop(players[1].stop_hook()),
+        ];
         let (presets, presets_recovered) = PresetStore::open_or_recover(&services.data_dir)?;
         if let Some(r) = &presets_recovered {
             log::error!(
@@ -195,34 +186,6 @@ impl AppState {
             Channel::A => &self.players[0],
             Channel::B => &self.players[1],
         }
-    }
-}
-
-/// A player's output through the safety gate, so a latched stop or a lapsed lease also
-/// refuses pulses. (The core's `PulseOutput` is implemented for `Terminal` only; this
-/// newtype is the delegation its docs suggest.)
-struct GatedOutput(GuardedTerminal);
-
-/// The code a player reports when the gate (not the relay) refused its pulses; the
-/// progress view turns it into words.
-pub const GATE_REFUSED: u16 = 0;
-
-fn gate_error(e: SafetyError) -> TerminalError {
-    match e {
-        SafetyError::Terminal(t) => t,
-        SafetyError::Latched | SafetyError::LeaseLapsed => TerminalError::Refused(GATE_REFUSED),
-    }
-}
-
-impl PulseOutput for GatedOutput {
-    fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), TerminalError> {
-        self.0.add_pulses(channel, frames).map_err(gate_error)
-    }
-    fn clear(&self, channel: Channel) -> Result<(), TerminalError> {
-        self.0.clear(channel).map_err(gate_error)
-    }
-    fn max_frames(&self) -> usize {
-        self.0.max_pulse_frames().min(MAX_PULSE_FRAMES)
     }
 }
 
