@@ -1,0 +1,127 @@
+//! The relay: who is connected, and what the phone scans.
+
+use crate::error::{CommandError, CommandResult};
+use crate::events::{self, ConnectionView};
+use crate::state::{AppState, PortInfo};
+use dglab_core::pairing;
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
+use tauri::State;
+
+/// One address the QR code could carry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressView {
+    /// The IPv4 address (what the settings keep).
+    pub addr: String,
+    /// Interface name, to help the user recognise it.
+    pub interface: String,
+    /// `default_route`, `lan`, `other` or `virtual`.
+    pub tier: pairing::Tier,
+}
+
+/// What the QR panel shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairingInfo {
+    /// The exact text in the QR code, copyable.
+    pub url: String,
+    /// The QR code as a standalone SVG document.
+    pub svg: String,
+    /// The `ws://…`/`wss://…` base inside the URL.
+    pub base: String,
+    /// The address chosen: one of `addresses[].addr`, or the typed URL.
+    pub chosen: String,
+    /// LAN addresses, best first (empty when none was found).
+    pub addresses: Vec<AddressView>,
+    /// No LAN address was found: the URL holds loopback, which a phone cannot reach.
+    pub loopback_only: bool,
+    /// Requested and actual port.
+    pub port: PortInfo,
+}
+
+/// Every connection now, for the binding table's first draw; later changes arrive as
+/// [`events::EVENT_CONNECTIONS`].
+#[tauri::command]
+pub fn list_connections(state: State<'_, AppState>) -> Vec<ConnectionView> {
+    events::connections(&state.relay, state.terminal.id())
+}
+
+/// The base for `choice`: a LAN address among the candidates (with our port) or a typed
+/// `ws://`/`wss://` URL; `None` or a LAN address no longer present picks the best one.
+fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo> {
+    let port = state.port.actual;
+    let candidates = pairing::lan_candidates().unwrap_or_else(|e| {
+        log::warn!("cannot list network interfaces: {e}");
+        Vec::new()
+    });
+    let addresses: Vec<AddressView> = candidates
+        .iter()
+        .map(|c| AddressView {
+            addr: c.addr.to_string(),
+            interface: c.interface.clone(),
+            tier: c.tier,
+        })
+        .collect();
+    let lan = |addr: &str| candidates.iter().find(|c| c.addr.to_string() == addr);
+    let best = || {
+        candidates
+            .first()
+            .map(|c| (c.addr.to_string(), pairing::ws_base(c.addr.into(), port)))
+            .unwrap_or_else(|| {
+                let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                (lo.to_string(), pairing::ws_base(lo, port))
+            })
+    };
+    let (chosen, base) = match choice.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) if c.contains("://") => {
+            let base = pairing::validate_public_url(c).map_err(|e| {
+                CommandError::new("invalid_url", format!("{c} cannot be used: {e}."))
+            })?;
+            (base.clone(), base)
+        }
+        Some(c) => match lan(c) {
+            Some(found) => (c.to_owned(), pairing::ws_base(found.addr.into(), port)),
+            None => best(),
+        },
+        None => best(),
+    };
+    let url = state.terminal.pairing_url(&base);
+    let svg = pairing::qr_svg(&url).map_err(|e| CommandError::new("qr", e.to_string()))?;
+    Ok(PairingInfo {
+        loopback_only: addresses.is_empty(),
+        url,
+        svg,
+        base,
+        chosen,
+        addresses,
+        port: state.port,
+    })
+}
+
+/// The pairing URL and its QR code for the saved address choice.
+///
+/// # Errors
+/// `invalid_url` if the saved address became invalid (it is then ignored next time).
+#[tauri::command]
+pub fn pairing_info(state: State<'_, AppState>) -> CommandResult<PairingInfo> {
+    let saved = state.settings().preferred_address.clone();
+    resolve(&state, saved.as_deref()).or_else(|_| resolve(&state, None))
+}
+
+/// Chooses the address in the QR code (a LAN address, a typed `ws://`/`wss://` URL, or
+/// `None` for automatic) and saves the choice.
+///
+/// # Errors
+/// `invalid_url` for a typed address that cannot be a relay URL (nothing is saved).
+#[tauri::command]
+pub fn set_pairing_address(
+    state: State<'_, AppState>,
+    choice: Option<String>,
+) -> CommandResult<PairingInfo> {
+    let info = resolve(&state, choice.as_deref())?;
+    let mut s = state.settings().clone();
+    s.preferred_address = choice
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    super::settings::persist(&state, s)?;
+    Ok(info)
+}

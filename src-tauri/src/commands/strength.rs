@@ -1,0 +1,82 @@
+//! Strength through the safety gate, the emergency stop and the watchdog lease.
+
+use crate::error::CommandResult;
+use crate::events::{self, StrengthView};
+use crate::state::AppState;
+use dglab_core::protocol::command::Channel;
+use dglab_core::safety::{Outcome, StopReport};
+use dglab_core::terminal::Direction;
+use tauri::{AppHandle, Manager, Runtime, State};
+
+/// The strength panel's state for its first draw; later changes arrive as events.
+#[tauri::command]
+pub fn strength_state(state: State<'_, AppState>) -> StrengthView {
+    events::strength_view(&state.terminal, &state.safety)
+}
+
+/// Aims a channel at an absolute strength. The gate clamps it to the cap and the App's soft
+/// limit and climbs to it at the rise rate; the outcome says where it is headed.
+///
+/// # Errors
+/// `stopped` while latched, `not_paired`, `out_of_range`, …
+#[tauri::command]
+pub fn set_strength(
+    state: State<'_, AppState>,
+    channel: Channel,
+    value: u8,
+) -> CommandResult<Outcome> {
+    Ok(state.terminal.set_strength(channel, value)?)
+}
+
+/// Moves a channel's target one step (the App still receives an absolute value).
+///
+/// # Errors
+/// As [`set_strength`].
+#[tauri::command]
+pub fn step_strength(
+    state: State<'_, AppState>,
+    channel: Channel,
+    direction: Direction,
+) -> CommandResult<Outcome> {
+    Ok(state.terminal.step(channel, direction)?)
+}
+
+/// Emergency stop through the core: latch, 0/0/clear/clear to the App, both players
+/// stopped. Shared by the command (button, Escape) and the global shortcut.
+pub fn stop_everything<R: Runtime>(app: &AppHandle<R>) -> Option<StopReport> {
+    let state = app.try_state::<AppState>()?;
+    Some(state.safety.emergency_stop())
+}
+
+/// The stop button and the Escape key. The safety event tells every window.
+#[tauri::command]
+pub fn emergency_stop<R: Runtime>(app: AppHandle<R>) -> Option<StopReport> {
+    stop_everything(&app)
+}
+
+/// Releases the emergency latch; every target stays 0.
+#[tauri::command]
+pub fn rearm(state: State<'_, AppState>) {
+    state.safety.rearm();
+}
+
+/// The window's heartbeat: while it keeps calling, the watchdog stays quiet; if the window
+/// freezes, output goes to 0 within the lease.
+#[tauri::command]
+pub fn renew_lease(state: State<'_, AppState>) {
+    state.safety.renew_lease();
+}
+
+/// Sets both user caps (lowering pulls a channel down at once) and saves them.
+///
+/// # Errors
+/// `invalid_setting` above 200; `io` if the settings file cannot be written.
+#[tauri::command]
+pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<StrengthView> {
+    state.safety.set_caps(cap_a, cap_b)?;
+    let mut s = state.settings().clone();
+    s.cap_a = cap_a;
+    s.cap_b = cap_b;
+    super::settings::persist(&state, s)?;
+    Ok(events::strength_view(&state.terminal, &state.safety))
+}

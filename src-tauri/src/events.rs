@@ -1,0 +1,337 @@
+//! Core events, forwarded to the window with `app.emit`. The event names live here and are
+//! mirrored once in `ui/js/backend.js`.
+//!
+//! The binding table is fed the relay's whole snapshot after each event that changes who is
+//! connected or paired: a handful of rows, and the UI never has to patch its table from
+//! partial events (nor fall out of step when a broadcast lags).
+
+use crate::state::AppState;
+use dglab_core::protocol::command::{Channel, StrengthReport};
+use dglab_core::relay::{ConnectionInfo, RelayEvent, Role};
+use dglab_core::safety::{ChannelState, GuardedEvents, SafetyError};
+use dglab_core::waveform::player::{PlayState, Player, Progress};
+use dglab_core::{GuardedTerminal, RelayHandle, SafetyHub, TerminalEvent};
+use serde::Serialize;
+use std::time::UNIX_EPOCH;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+/// Payload: `Vec<ConnectionView>`, every connection, oldest first.
+pub const EVENT_CONNECTIONS: &str = "relay:connections";
+/// Payload: [`TerminalView`], what our terminal heard (pairing, reports, feedback, …).
+pub const EVENT_TERMINAL: &str = "terminal:event";
+/// Payload: the core's `SafetyEvent` as is (clamped, ramping, refused, emergency stop,
+/// re-armed, watchdog, …): what the gate did to a request, for the UI to say so.
+pub const EVENT_SAFETY: &str = "safety:event";
+/// Payload: [`StrengthView`], after every gate decision or App report.
+pub const EVENT_STRENGTH: &str = "safety:state";
+/// Payload: [`ProgressView`], whenever a player's progress changes (≤ 10/s per channel).
+pub const EVENT_PLAYER: &str = "player:progress";
+
+/// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionView {
+    /// The relay's id for the connection.
+    pub id: Uuid,
+    /// `app`, `terminal`, `local` or `unknown` (connected, never bound).
+    pub role: Role,
+    /// `ip:port`, or `None` for an in-process terminal.
+    pub remote: Option<String>,
+    /// Milliseconds since the Unix epoch; the UI counts "connected for" from it.
+    pub connected_since_ms: u64,
+    /// Last WebSocket ping round trip.
+    pub rtt_ms: Option<f64>,
+    /// Partner's id.
+    pub paired_with: Option<Uuid>,
+    /// Whether this is this window's own terminal (the one the QR code names).
+    pub ours: bool,
+}
+
+impl ConnectionView {
+    /// The view of one snapshot row; `ours` is the id of this app's terminal.
+    pub fn new(info: &ConnectionInfo, ours: Uuid) -> Self {
+        ConnectionView {
+            id: info.id,
+            role: info.role,
+            remote: info.remote.map(|a| a.to_string()),
+            connected_since_ms: info
+                .connected_since
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            rtt_ms: info.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
+            paired_with: info.paired_with,
+            ours: info.id == ours,
+        }
+    }
+}
+
+/// Every connection now, as the table shows it.
+pub fn connections(relay: &RelayHandle, ours: Uuid) -> Vec<ConnectionView> {
+    relay
+        .snapshot()
+        .iter()
+        .map(|c| ConnectionView::new(c, ours))
+        .collect()
+}
+
+/// A terminal event in a shape the UI can read: the core's `TerminalEvent` with its
+/// feedback button spelled out (index, channel and position among the channel's five).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TerminalView {
+    /// An App paired with our terminal.
+    Paired {
+        /// Its id.
+        app: Uuid,
+    },
+    /// The App's strengths and soft limits.
+    Strength {
+        /// A now.
+        a: u8,
+        /// B now.
+        b: u8,
+        /// A's soft limit.
+        limit_a: u8,
+        /// B's soft limit.
+        limit_b: u8,
+    },
+    /// A feedback button was pressed.
+    Feedback {
+        /// Wire index 0..=9.
+        index: u8,
+        /// "A" or "B".
+        channel: &'static str,
+        /// 0..=4: ○ △ □ ☆ ⬡.
+        position: u8,
+    },
+    /// The App left; the same QR code can be scanned again.
+    AppLeft {
+        /// Its id.
+        app: Uuid,
+    },
+    /// The relay refused something we sent.
+    Refused {
+        /// The protocol code.
+        code: u16,
+    },
+    /// Heartbeats and unknown messages, for the activity log only.
+    Other {
+        /// A few words.
+        message: String,
+    },
+}
+
+impl From<TerminalEvent> for TerminalView {
+    fn from(ev: TerminalEvent) -> Self {
+        match ev {
+            TerminalEvent::Paired { app } => TerminalView::Paired { app },
+            TerminalEvent::Strength(r) => TerminalView::Strength {
+                a: r.a,
+                b: r.b,
+                limit_a: r.limit_a,
+                limit_b: r.limit_b,
+            },
+            TerminalEvent::Feedback(f) => TerminalView::Feedback {
+                index: f.index(),
+                channel: f.channel().letter(),
+                position: f.position(),
+            },
+            TerminalEvent::AppLeft { app } => TerminalView::AppLeft { app },
+            TerminalEvent::Refused { code } => TerminalView::Refused { code },
+            TerminalEvent::Heartbeat => TerminalView::Other {
+                message: "heartbeat".into(),
+            },
+            TerminalEvent::Other { message } => TerminalView::Other { message },
+            TerminalEvent::Closed => TerminalView::Other {
+                message: "closed".into(),
+            },
+        }
+    }
+}
+
+/// The strength panel's whole state: the gate's view of each channel, the App's last
+/// report, the caps and the blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrengthView {
+    /// The paired App.
+    pub app: Option<Uuid>,
+    /// The emergency stop is latched.
+    pub latched: bool,
+    /// The watchdog tripped (the window stopped renewing its lease).
+    pub lease_lapsed: bool,
+    /// The user caps, A then B.
+    pub caps: [u8; 2],
+    /// The App's last report since it paired.
+    pub report: Option<StrengthReport>,
+    /// Target, level sent, ceiling and ramping, A then B.
+    pub channels: [ChannelState; 2],
+}
+
+/// The strength panel's state now.
+pub fn strength_view(terminal: &GuardedTerminal, safety: &SafetyHub) -> StrengthView {
+    let g = terminal.state();
+    StrengthView {
+        app: g.app,
+        latched: g.latched,
+        lease_lapsed: g.lease_lapsed,
+        caps: [safety.cap(Channel::A), safety.cap(Channel::B)],
+        report: terminal.last_report(),
+        channels: g.channels,
+    }
+}
+
+/// A player's progress for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressView {
+    /// "A" or "B".
+    pub channel: &'static str,
+    /// `idle`, `waiting`, `playing`, `finished`, `stopped` or `failed`.
+    pub state: &'static str,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+    /// Frames in one pass.
+    pub pass_frames: usize,
+    /// The frame the App plays now (an estimate).
+    pub position: usize,
+    /// Completed passes.
+    pub loops: u64,
+}
+
+impl ProgressView {
+    /// The view of one snapshot.
+    pub fn new(channel: Channel, p: &Progress) -> Self {
+        let (state, error) = match &p.state {
+            PlayState::Idle => ("idle", None),
+            PlayState::Waiting => ("waiting", None),
+            PlayState::Playing => ("playing", None),
+            PlayState::Finished => ("finished", None),
+            PlayState::Stopped => ("stopped", None),
+            PlayState::Failed(SafetyError::Latched) => {
+                ("failed", Some("stopped by the emergency stop".to_owned()))
+            }
+            PlayState::Failed(SafetyError::LeaseLapsed) => (
+                "failed",
+                Some("stopped: the window was not responding".to_owned()),
+            ),
+            PlayState::Failed(e) => ("failed", Some(e.to_string())),
+        };
+        ProgressView {
+            channel: channel.letter(),
+            state,
+            error,
+            pass_frames: p.pass_frames,
+            position: p.position,
+            loops: p.loops,
+        }
+    }
+}
+
+fn emit<R: Runtime, S: Serialize + Clone>(app: &AppHandle<R>, name: &str, payload: S) {
+    if let Err(e) = app.emit(name, payload) {
+        log::error!("emit {name}: {e}");
+    }
+}
+
+/// Spawns the forwarding tasks (relay, terminal, safety, players); they end with the app.
+pub fn spawn_forwarders<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    mut terminal_events: GuardedEvents,
+) {
+    let ours = state.terminal.id();
+    let (relay, mut rx) = (state.relay.clone(), state.relay.subscribe());
+    let a = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match rx.recv().await {
+                // Messages between pairs and gate decisions do not change the table;
+                // everything else may. (Gate decisions reach the window as EVENT_SAFETY.)
+                Ok(RelayEvent::Relayed { .. } | RelayEvent::Safety { .. }) => continue,
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => log::debug!("connection events lagged by {n}"),
+                Err(RecvError::Closed) => break,
+            }
+            emit(&a, EVENT_CONNECTIONS, connections(&relay, ours));
+        }
+    });
+
+    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
+    tauri::async_runtime::spawn(async move {
+        while let Some(ev) = terminal_events.recv().await {
+            match &ev {
+                TerminalEvent::Paired { app } => log::info!("App {app} paired"),
+                TerminalEvent::AppLeft { app } => log::info!("App {app} left"),
+                _ => {}
+            }
+            let strength_changed = matches!(
+                ev,
+                TerminalEvent::Strength(_)
+                    | TerminalEvent::Paired { .. }
+                    | TerminalEvent::AppLeft { .. }
+            );
+            emit(&a, EVENT_TERMINAL, TerminalView::from(ev));
+            if strength_changed {
+                emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+            }
+        }
+    });
+
+    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
+    let mut rx = state.safety.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => emit(&a, EVENT_SAFETY, ev),
+                Err(RecvError::Lagged(n)) => log::debug!("safety events lagged by {n}"),
+                Err(RecvError::Closed) => break,
+            }
+            emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+        }
+    });
+
+    for player in &state.players {
+        spawn_progress(app.clone(), player);
+    }
+}
+
+fn spawn_progress<R: Runtime>(app: AppHandle<R>, player: &Player) {
+    let channel = player.channel();
+    let mut rx = player.subscribe();
+    tauri::async_runtime::spawn(async move {
+        let mut last: Option<ProgressView> = None;
+        while rx.changed().await.is_ok() {
+            let view = ProgressView::new(channel, &rx.borrow_and_update());
+            // Snapshots come every 100 ms while playing; skip the ones the UI would not see change.
+            if last.as_ref() != Some(&view) {
+                emit(&app, EVENT_PLAYER, view.clone());
+                last = Some(view);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dglab_core::protocol::command::{FeedbackButton, StrengthReport};
+
+    #[test]
+    fn terminal_views_serialize_flat_for_the_ui() {
+        let fb = TerminalView::from(TerminalEvent::Feedback(FeedbackButton::new(7).unwrap()));
+        assert_eq!(
+            serde_json::to_value(fb).unwrap(),
+            serde_json::json!({"kind": "feedback", "index": 7, "channel": "B", "position": 2})
+        );
+        let st = TerminalView::from(TerminalEvent::Strength(StrengthReport {
+            a: 1,
+            b: 2,
+            limit_a: 30,
+            limit_b: 40,
+        }));
+        assert_eq!(
+            serde_json::to_value(st).unwrap(),
+            serde_json::json!({"kind": "strength", "a": 1, "b": 2, "limit_a": 30, "limit_b": 40})
+        );
+    }
+}

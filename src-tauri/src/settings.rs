@@ -1,0 +1,192 @@
+//! The desktop app's settings, kept as `settings.json` in the app's config folder.
+//!
+//! A missing file means defaults. A file that cannot be read as settings is moved aside
+//! (never overwritten: the user may want it back) and defaults are used; the window says
+//! so. Writes go to a temporary file first and are renamed over the old one, so a crash
+//! leaves the old file or the new one, never half of each.
+
+use dglab_core::SafetyConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File name inside the config folder.
+pub const FILE_NAME: &str = "settings.json";
+
+/// Everything the user can set; unknown or missing fields take defaults so older and
+/// newer versions of the app can share one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    /// The relay's preferred port (the next free one is used when it is busy). Takes
+    /// effect at the next start.
+    pub port: u16,
+    /// Seconds between protocol heartbeats to every socket. Next start.
+    pub heartbeat_secs: u16,
+    /// Highest strength ever sent on A (0..=200); applied at once.
+    pub cap_a: u8,
+    /// Highest strength ever sent on B (0..=200); applied at once.
+    pub cap_b: u8,
+    /// Fastest rise in strength units per second (1..=200). Next start.
+    pub max_rise_per_sec: u16,
+    /// The address put in the QR code (a LAN base or a typed ws/wss URL); `None` picks the
+    /// best LAN address at each start.
+    pub preferred_address: Option<String>,
+    /// "en" or "zh".
+    pub language: String,
+    /// Per channel: hold the strength at the App's soft limit (A, B).
+    pub follow_soft_limit: [bool; 2],
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            port: crate::DEFAULT_PORT,
+            heartbeat_secs: 60,
+            cap_a: SafetyConfig::DEFAULT_CAP,
+            cap_b: SafetyConfig::DEFAULT_CAP,
+            max_rise_per_sec: SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
+            preferred_address: None,
+            language: "en".into(),
+            follow_soft_limit: [false, false],
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every range; the message names the field in plain words.
+    ///
+    /// # Errors
+    /// A sentence saying which value is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.port == 0 {
+            return Err("the port must be between 1 and 65535".into());
+        }
+        if !(5..=600).contains(&self.heartbeat_secs) {
+            return Err("the heartbeat interval must be between 5 and 600 seconds".into());
+        }
+        if self.cap_a > 200 || self.cap_b > 200 {
+            return Err("a cap must be between 0 and 200".into());
+        }
+        if !(1..=SafetyConfig::MAX_RISE_PER_SEC).contains(&self.max_rise_per_sec) {
+            return Err("the rise rate must be between 1 and 200 per second".into());
+        }
+        if !matches!(self.language.as_str(), "en" | "zh") {
+            return Err("the language must be English (en) or Chinese (zh)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The settings file and what was loaded from it.
+#[derive(Debug)]
+pub struct SettingsFile {
+    /// `<config dir>/settings.json`.
+    pub path: PathBuf,
+    /// Set when the file was unreadable and moved aside: (new path, why).
+    pub recovered: Option<(PathBuf, String)>,
+}
+
+/// Loads the settings in `dir`, or defaults.
+pub fn load(dir: &Path) -> (Settings, SettingsFile) {
+    let path = dir.join(FILE_NAME);
+    let mut file = SettingsFile {
+        path: path.clone(),
+        recovered: None,
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Settings::default(), file),
+        Err(e) => {
+            log::error!("cannot read {}: {e}; using defaults", path.display());
+            return (Settings::default(), file);
+        }
+    };
+    let parsed = serde_json::from_str::<Settings>(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|s| s.validate().map(|()| s));
+    match parsed {
+        Ok(s) => (s, file),
+        Err(why) => {
+            let aside = path.with_extension(format!(
+                "json.corrupt-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            ));
+            log::error!(
+                "{} is unusable ({why}); moved to {}",
+                path.display(),
+                aside.display()
+            );
+            let _ = std::fs::rename(&path, &aside);
+            file.recovered = Some((aside, why));
+            (Settings::default(), file)
+        }
+    }
+}
+
+/// Writes `settings` atomically to `path`.
+///
+/// # Errors
+/// The file system's error.
+pub fn save(path: &Path, settings: &Settings) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(settings).map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("dglab-hub-settings-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn missing_file_gives_defaults_and_a_save_round_trips() {
+        let dir = temp_dir("roundtrip");
+        let (s, file) = load(&dir);
+        assert_eq!(s, Settings::default());
+        let changed = Settings {
+            cap_a: 77,
+            language: "zh".into(),
+            ..s
+        };
+        save(&file.path, &changed).unwrap();
+        assert_eq!(load(&dir).0, changed);
+    }
+
+    #[test]
+    fn an_unusable_file_is_moved_aside_not_overwritten() {
+        let dir = temp_dir("corrupt");
+        std::fs::write(dir.join(FILE_NAME), r#"{"capA": 250}"#).unwrap();
+        let (s, file) = load(&dir);
+        assert_eq!(s, Settings::default());
+        let (aside, why) = file.recovered.unwrap();
+        assert!(why.contains("cap"), "{why}");
+        assert_eq!(std::fs::read_to_string(aside).unwrap(), r#"{"capA": 250}"#);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_missing_ones_default() {
+        let dir = temp_dir("partial");
+        std::fs::write(
+            dir.join(FILE_NAME),
+            r#"{"port": 9000, "futureThing": true}"#,
+        )
+        .unwrap();
+        let (s, file) = load(&dir);
+        assert!(file.recovered.is_none());
+        assert_eq!(s.port, 9000);
+        assert_eq!(s.cap_a, SafetyConfig::DEFAULT_CAP);
+    }
+}

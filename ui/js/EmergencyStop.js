@@ -1,0 +1,65 @@
+// The emergency stop: a large button, the Escape key, the latched state with its re-arm
+// action, and the window's heartbeat to the safety watchdog. The global shortcut lives in
+// Rust; its stops arrive as the same safety events.
+
+import { backend } from "./backend.js";
+import { h, setText } from "./lib/dom.js";
+import { shortcutLabel } from "./lib/format.js";
+import { t } from "./lib/i18n.js";
+
+/** How often the window tells the watchdog it is alive (the lease is 2 s). */
+const LEASE_RENEW_MS = 500;
+
+export class EmergencyStop {
+  constructor(el) {
+    this.el = el;
+    this.el.append(
+      (this.button = h("button", { type: "button", class: "emergency-stop__button", id: "estop", onclick: () => this.stop() }, t("estop.button"))),
+      h(
+        "div",
+        { class: "emergency-stop__info" },
+        (this.state = h("p", { class: "emergency-stop__state", id: "estop-state", role: "status" })),
+        (this.hint = h("p", { class: "emergency-stop__hint" })),
+      ),
+      (this.rearmBtn = h("button", { type: "button", class: "emergency-stop__rearm", id: "rearm", hidden: true, onclick: () => backend.rearm() }, t("estop.rearm"))),
+    );
+    this.setShortcuts([]);
+    // Escape anywhere in the window stops, even while a slider, a field or a dialog has
+    // focus (an open dialog still closes on it as usual).
+    document.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key === "Escape") this.stop();
+      },
+      true,
+    );
+    backend.onSafety((ev) => {
+      if (ev.kind === "emergency_stop") this.update(true);
+      else if (ev.kind === "rearmed") this.update(false);
+      else if (ev.kind === "watchdog_tripped") setText(this.hint, t("estop.watchdog"));
+    });
+    backend.onStrength((s) => this.update(s.latched));
+    backend.strengthState().then((s) => this.update(s.latched));
+    setInterval(() => backend.renewLease().catch(() => {}), LEASE_RENEW_MS);
+    backend.renewLease().catch(() => {});
+  }
+
+  setShortcuts(shortcuts) {
+    const isMac = navigator.platform.startsWith("Mac");
+    const keys = ["Esc", ...shortcuts.map((s) => shortcutLabel(s, isMac))].join(" · ");
+    setText(this.hint, t("estop.keys", { keys }));
+  }
+
+  stop() {
+    this.update(true); // show it at once; the safety event confirms
+    document.dispatchEvent(new CustomEvent("emergencyStop"));
+    backend.emergencyStop();
+  }
+
+  update(stopped) {
+    document.body.classList.toggle("is-stopped", stopped);
+    this.el.classList.toggle("is-stopped", stopped);
+    this.rearmBtn.hidden = !stopped;
+    setText(this.state, stopped ? t("estop.latched") : t("estop.armed"));
+  }
+}

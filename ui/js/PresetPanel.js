@@ -1,0 +1,172 @@
+// Presets: built-in and the user's, stored by the core in the app's data folder. Load into
+// the editor, save, save as, rename, delete (confirmed), import a pasted share string,
+// export (copy) the current pattern's share string.
+
+import { backend, copyText, errorText } from "./backend.js";
+import { h, notify, setText } from "./lib/dom.js";
+import { t } from "./lib/i18n.js";
+
+export class PresetPanel {
+  constructor(el, editor, dialog) {
+    this.el = el;
+    this.editor = editor;
+    this.dialog = dialog;
+    this.current = null; // {name, builtin} of the loaded preset
+    this.dirty = false;
+    editor.onChange = () => {
+      this.dirty = true;
+      this.showCurrent();
+    };
+    this.el.append(
+      h("h2", {}, t("presets.title")),
+      (this.list = h("ul", { class: "preset-panel__list", id: "preset-list", role: "listbox" })),
+      (this.currentLabel = h("p", { class: "preset-panel__current", id: "preset-current" })),
+      h(
+        "div",
+        { class: "preset-panel__buttons" },
+        (this.saveBtn = h("button", { type: "button", id: "preset-save", onclick: () => this.save() }, t("presets.save"))),
+        h("button", { type: "button", id: "preset-save-as", onclick: () => this.saveAs() }, t("presets.saveAs")),
+        (this.renameBtn = h("button", { type: "button", id: "preset-rename", onclick: () => this.rename() }, t("presets.rename"))),
+        (this.deleteBtn = h("button", { type: "button", id: "preset-delete", class: "danger", onclick: () => this.remove() }, t("presets.delete"))),
+      ),
+      h(
+        "form",
+        { class: "preset-panel__import", onsubmit: (e) => this.import(e) },
+        (this.importText = h("textarea", { id: "import-text", rows: "2", placeholder: t("presets.importPlaceholder"), spellcheck: "false" })),
+        h("div", { class: "preset-panel__buttons" },
+          h("button", { type: "submit", id: "import-apply" }, t("presets.import")),
+          h("button", { type: "button", id: "export-share", onclick: () => this.export() }, t("presets.export")),
+        ),
+      ),
+      (this.message = h("p", { class: "preset-panel__message", id: "preset-message", role: "status" })),
+    );
+    this.refresh();
+    this.showCurrent();
+  }
+
+  async refresh(list) {
+    try {
+      this.render(list ?? (await backend.listPresets()));
+    } catch (e) {
+      this.say(errorText(e), true);
+    }
+  }
+
+  render(list) {
+    this.list.replaceChildren(
+      ...list.map((p) =>
+        h(
+          "li",
+          { class: `preset-panel__item${this.current?.name === p.name ? " is-selected" : ""}`, "data-name": p.name, role: "option" },
+          h("button", { type: "button", class: "preset-panel__load", onclick: () => this.load(p.name) }, p.name),
+          h("span", { class: "preset-panel__meta" }, `${(p.durationMs / 1000).toFixed(1)} s${p.builtin ? " · " + t("presets.builtin") : ""}`),
+        ),
+      ),
+    );
+  }
+
+  say(text, error = false) {
+    setText(this.message, text);
+    this.message.classList.toggle("is-error", error);
+  }
+
+  showCurrent() {
+    const name = this.current?.name ?? t("presets.unsaved");
+    setText(this.currentLabel, t("presets.current", { name }) + (this.dirty && this.current ? " *" : ""));
+    this.saveBtn.disabled = !this.current || this.current.builtin;
+    this.renameBtn.disabled = !this.current || this.current.builtin;
+    this.deleteBtn.disabled = !this.current || this.current.builtin;
+  }
+
+  async load(name) {
+    try {
+      const p = await backend.getPreset(name);
+      this.editor.load(p.pattern);
+      this.current = { name: p.name, builtin: p.builtin };
+      this.dirty = false;
+      this.showCurrent();
+      this.refresh();
+      this.say("");
+    } catch (e) {
+      this.say(errorText(e), true);
+    }
+  }
+
+  async write(name, overwrite) {
+    try {
+      const list = await backend.savePreset(name, this.editor.pattern, overwrite);
+      this.current = { name, builtin: false };
+      this.dirty = false;
+      this.showCurrent();
+      this.refresh(list);
+      notify(t("presets.saved", { name }));
+      this.say(t("presets.saved", { name }));
+      return true;
+    } catch (e) {
+      if (e?.kind === "exists" && (await this.dialog.ask(t("presets.overwrite", { name })))) return this.write(name, true);
+      this.say(errorText(e), true);
+      return false;
+    }
+  }
+
+  save() {
+    if (this.current && !this.current.builtin) this.write(this.current.name, true);
+  }
+
+  async saveAs() {
+    const name = await this.dialog.ask(t("presets.namePrompt"), { input: true, value: this.current?.builtin ? "" : this.current?.name ?? "" });
+    if (name) this.write(name.trim(), false);
+  }
+
+  async rename() {
+    if (!this.current) return;
+    const to = await this.dialog.ask(t("presets.namePrompt"), { input: true, value: this.current.name });
+    if (!to || to.trim() === this.current.name) return;
+    try {
+      const list = await backend.renamePreset(this.current.name, to.trim());
+      this.current = { name: to.trim(), builtin: false };
+      this.showCurrent();
+      this.refresh(list);
+    } catch (e) {
+      this.say(errorText(e), true);
+    }
+  }
+
+  async remove() {
+    if (!this.current || !(await this.dialog.ask(t("presets.confirmDelete", { name: this.current.name })))) return;
+    try {
+      const list = await backend.deletePreset(this.current.name);
+      this.current = null;
+      this.showCurrent();
+      this.refresh(list);
+    } catch (e) {
+      this.say(errorText(e), true);
+    }
+  }
+
+  async import(e) {
+    e.preventDefault();
+    try {
+      const imported = await backend.parseShare(this.importText.value);
+      this.editor.load(imported.pattern);
+      this.current = null;
+      this.dirty = true;
+      this.showCurrent();
+      this.refresh();
+      this.say(t("presets.imported", { warnings: imported.warnings.join(" ") }));
+    } catch (err) {
+      this.say(errorText(err), true);
+    }
+  }
+
+  async export() {
+    try {
+      const { share } = await backend.expandPattern(this.editor.pattern);
+      await copyText(share);
+      this.importText.value = share;
+      this.say(t("presets.exported"));
+    } catch (e) {
+      this.say(errorText(e), true);
+    }
+  }
+}

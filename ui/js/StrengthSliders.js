@@ -1,0 +1,210 @@
+// Strength per channel: a 0..200 slider setting absolute strength (throttled while
+// dragging, the last value always sent), ±1 buttons, the App's report and soft limit, the
+// user cap (saved), a "follow soft limit" toggle, and what the safety gate did.
+
+import { backend, errorText } from "./backend.js";
+import { h, notify, setText } from "./lib/dom.js";
+import { createThrottle } from "./lib/throttle.js";
+import { formatStrength } from "./lib/format.js";
+import { describeSafety } from "./lib/safety-text.js";
+import { t } from "./lib/i18n.js";
+
+/** Smallest gap between two strength commands while dragging. */
+const SEND_INTERVAL_MS = 80;
+/** Lines kept in the message area, and how long each stays. */
+const MESSAGE_LINES = 3;
+const MESSAGE_MS = 10000;
+
+class ChannelControl {
+  constructor(channel, panel) {
+    this.channel = channel;
+    this.panel = panel;
+    this.dragging = false;
+    this.followed = null; // the soft limit last followed, so a report does not re-send it
+    const send = (v) => backend.setStrength(channel, v).catch((e) => panel.say(errorText(e)));
+    this.throttle = createThrottle(send, SEND_INTERVAL_MS);
+    const id = channel.toLowerCase();
+    this.el = h(
+      "div",
+      { class: "strength-sliders__channel", "data-channel": channel },
+      h("h3", {}, t("strength.channel", { ch: channel })),
+      h(
+        "div",
+        { class: "strength-sliders__row" },
+        h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-down`, title: "−1", onclick: () => this.step("down") }, "−"),
+        (this.slider = h("input", {
+          type: "range", id: `strength-${id}`, min: "0", max: "200", step: "1", value: "0",
+          "aria-label": t("strength.channel", { ch: channel }),
+          oninput: () => this.onInput(),
+          onchange: () => this.onRelease(),
+        })),
+        h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-up`, title: "+1", onclick: () => this.step("up") }, "+"),
+        (this.requested = h("output", { class: "strength-sliders__value", id: `strength-${id}-requested` }, "0")),
+      ),
+      (this.gate = h("p", { class: "strength-sliders__gate", id: `strength-${id}-gate` })),
+      h(
+        "p",
+        { class: "strength-sliders__report" },
+        t("strength.app") + ": ",
+        (this.reported = h("strong", { id: `strength-${id}-app` }, "—")),
+        ` · ${t("strength.softLimit")} `,
+        (this.limit = h("strong", { id: `strength-${id}-limit` }, "—")),
+      ),
+      h(
+        "div",
+        { class: "strength-sliders__options" },
+        h(
+          "label",
+          {},
+          t("strength.cap") + " ",
+          (this.cap = h("input", { type: "number", min: "0", max: "200", step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
+        ),
+        h(
+          "label",
+          {},
+          (this.follow = h("input", { type: "checkbox", id: `follow-${id}`, onchange: () => panel.saveFollow() })),
+          " " + t("strength.follow"),
+        ),
+      ),
+    );
+  }
+
+  onInput() {
+    this.dragging = true;
+    const v = Number(this.slider.value);
+    setText(this.requested, v);
+    this.throttle.push(v);
+  }
+
+  onRelease() {
+    this.throttle.flush();
+    this.dragging = false;
+  }
+
+  step(direction) {
+    backend.stepStrength(this.channel, direction).catch((e) => this.panel.say(errorText(e)));
+  }
+
+  /** The gate's view of this channel: target, what was sent, ramping. */
+  showGate(c, cap) {
+    if (!this.dragging) {
+      this.slider.value = String(c.target);
+      setText(this.requested, c.target);
+    }
+    const text = t("strength.target", { target: c.target, level: c.level }) + (c.ramping ? ` · ${t("strength.ramping")}` : "");
+    setText(this.gate, text);
+    this.el.classList.toggle("is-ramping", c.ramping);
+    if (document.activeElement !== this.cap) this.cap.value = String(cap);
+  }
+
+  showReport(value, limit) {
+    setText(this.reported, formatStrength(value));
+    setText(this.limit, formatStrength(limit));
+    // Follow the soft limit: aim at it whenever it changes (the gate still applies the cap).
+    if (this.follow.checked && Number.isInteger(limit) && limit !== this.followed && !document.body.classList.contains("is-stopped")) {
+      this.followed = limit;
+      backend.setStrength(this.channel, limit).catch((e) => this.panel.say(errorText(e)));
+    }
+  }
+
+  /** After an emergency stop: nothing queued may go out, and the slider shows 0. */
+  reset() {
+    this.throttle.cancel();
+    this.dragging = false;
+    this.followed = null;
+    this.slider.value = "0";
+    setText(this.requested, "0");
+  }
+
+  setDisabled(disabled) {
+    for (const el of this.el.querySelectorAll(".strength-sliders__row input, .strength-sliders__row button")) el.disabled = disabled;
+  }
+}
+
+export class StrengthSliders {
+  constructor(el, settings) {
+    this.el = el;
+    this.settings = settings;
+    this.channels = { A: new ChannelControl("A", this), B: new ChannelControl("B", this) };
+    this.channels.A.follow.checked = !!settings.followSoftLimit?.[0];
+    this.channels.B.follow.checked = !!settings.followSoftLimit?.[1];
+    this.el.append(
+      h("h2", {}, t("strength.title")),
+      h("div", { class: "strength-sliders__channels" }, this.channels.A.el, this.channels.B.el),
+      (this.message = h("p", { class: "strength-sliders__message", id: "strength-message", role: "status" })),
+    );
+    document.addEventListener("emergencyStop", () => this.setStopped(true));
+    backend.onStrength((s) => this.update(s));
+    backend.onSafety((ev) => {
+      const text = describeSafety(ev, t);
+      if (text) this.say(text);
+      if (ev.kind === "emergency_stop") this.setStopped(true);
+    });
+    backend.onTerminal((ev) => {
+      if (ev.kind === "app_left") this.say(t("strength.phoneLeft"));
+      // A new pairing starts at 0 and stays there until asked: following is switched off.
+      if (ev.kind === "app_left" || ev.kind === "paired") this.stopFollowing();
+    });
+    backend.strengthState().then((s) => this.update(s));
+  }
+
+  /** Shows a line about what happened; a clamp and the ramp that follows it arrive
+   *  together, so the last few lines stay (oldest first) and each goes after a while. */
+  say(text) {
+    if (!text) return;
+    const line = h("span", { class: "strength-sliders__line" }, text);
+    this.message.append(line);
+    while (this.message.children.length > MESSAGE_LINES) this.message.firstChild.remove();
+    setTimeout(() => line.remove(), MESSAGE_MS);
+  }
+
+  update(s) {
+    this.setStopped(s.latched || s.lease_lapsed);
+    const r = s.report;
+    this.channels.A.showGate(s.channels[0], s.caps[0]);
+    this.channels.B.showGate(s.channels[1], s.caps[1]);
+    this.channels.A.showReport(r?.a, r?.limit_a);
+    this.channels.B.showReport(r?.b, r?.limit_b);
+  }
+
+  async saveCaps() {
+    const a = Number(this.channels.A.cap.value);
+    const b = Number(this.channels.B.cap.value);
+    try {
+      this.update(await backend.setCaps(a, b));
+    } catch (e) {
+      notify(errorText(e), "error");
+    }
+  }
+
+  async saveFollow() {
+    for (const c of Object.values(this.channels)) c.followed = null;
+    try {
+      const current = (await backend.getSettings()).settings;
+      current.followSoftLimit = [this.channels.A.follow.checked, this.channels.B.follow.checked];
+      await backend.saveSettings(current);
+      this.update(await backend.strengthState());
+    } catch (e) {
+      notify(errorText(e), "error");
+    }
+  }
+
+  /** Switches "follow soft limit" off (and saves that): after a stop or a new pairing,
+   *  nothing may rise again by itself, and the next App report would otherwise do it. */
+  stopFollowing() {
+    const on = Object.values(this.channels).filter((c) => c.follow.checked);
+    if (!on.length) return;
+    for (const c of on) c.follow.checked = false;
+    this.saveFollow();
+  }
+
+  setStopped(stopped) {
+    if (stopped === this.stopped) return;
+    this.stopped = stopped;
+    for (const c of Object.values(this.channels)) {
+      if (stopped) c.reset();
+      c.setDisabled(stopped);
+    }
+    if (stopped) this.stopFollowing();
+  }
+}

@@ -1,0 +1,72 @@
+// The only module that touches window.__TAURI__: command wrappers and event subscriptions.
+// Event names mirror src-tauri/src/events.rs.
+
+const tauri = window.__TAURI__;
+const invoke = (cmd, args) => tauri.core.invoke(cmd, args);
+const listen = (name, fn) => tauri.event.listen(name, (e) => fn(e.payload));
+
+export const EVENT_CONNECTIONS = "relay:connections";
+export const EVENT_TERMINAL = "terminal:event";
+export const EVENT_SAFETY = "safety:event";
+export const EVENT_STRENGTH = "safety:state";
+export const EVENT_PLAYER = "player:progress";
+
+export const backend = {
+  appInfo: () => invoke("app_info"),
+  listConnections: () => invoke("list_connections"),
+  pairingInfo: () => invoke("pairing_info"),
+  /** @param {string|null} choice a LAN address, a typed ws:// or wss:// URL, or null for automatic */
+  setPairingAddress: (choice) => invoke("set_pairing_address", { choice: choice || null }),
+
+  strengthState: () => invoke("strength_state"),
+  /** @param {"A"|"B"} channel @param {number} value 0..200 */
+  setStrength: (channel, value) => invoke("set_strength", { channel, value }),
+  /** @param {"A"|"B"} channel @param {"up"|"down"} direction */
+  stepStrength: (channel, direction) => invoke("step_strength", { channel, direction }),
+  setCaps: (capA, capB) => invoke("set_caps", { capA, capB }),
+  emergencyStop: () => invoke("emergency_stop"),
+  rearm: () => invoke("rearm"),
+  renewLease: () => invoke("renew_lease"),
+
+  waveformTables: () => invoke("waveform_tables"),
+  expandPattern: (pattern) => invoke("expand_pattern", { pattern }),
+  parseShare: (text) => invoke("parse_share", { text }),
+  /** @param {("A"|"B")[]} channels @param {"once"|"loop"} repeat */
+  playWaveform: (channels, pattern, repeat) => invoke("play_waveform", { channels, pattern, repeat }),
+  stopWaveform: (channels) => invoke("stop_waveform", { channels }),
+
+  listPresets: () => invoke("list_presets"),
+  getPreset: (name) => invoke("get_preset", { name }),
+  savePreset: (name, pattern, overwrite) => invoke("save_preset", { name, pattern, overwrite }),
+  renamePreset: (from, to) => invoke("rename_preset", { from, to }),
+  deletePreset: (name) => invoke("delete_preset", { name }),
+
+  getSettings: () => invoke("get_settings"),
+  saveSettings: (settings) => invoke("save_settings", { settings }),
+
+  onConnections: (fn) => listen(EVENT_CONNECTIONS, fn),
+  onTerminal: (fn) => listen(EVENT_TERMINAL, fn),
+  onSafety: (fn) => listen(EVENT_SAFETY, fn),
+  onStrength: (fn) => listen(EVENT_STRENGTH, fn),
+  onPlayer: (fn) => listen(EVENT_PLAYER, fn),
+};
+
+/** A command error's sentence: commands reject with {kind, message}. */
+export function errorText(err) {
+  if (err && typeof err === "object" && "message" in err) return err.message;
+  return String(err);
+}
+
+/** Copies text to the clipboard, with the legacy path for older WebKitGTK. */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const ta = document.createElement("textarea");
+    ta.value = text;
+    document.body.append(ta);
+    ta.select();
+    document.execCommand("copy");
+    ta.remove();
+  }
+}

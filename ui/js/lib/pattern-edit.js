@@ -1,0 +1,100 @@
+// Edits of the App's pattern model as the core serializes it ({rest, playRate, balance,
+// sections: [{freqA, freqB, duration, mode, enabled, points: [{value, anchor}]}]}).
+// Each edit returns a new pattern and never breaks the list-length rules; the core checks
+// everything else when the editor asks for the preview.
+
+export const MAX_SECTIONS = 10;
+export const MAX_POINTS = 500;
+export const MODES = ["fixed", "sectionRamp", "elementRamp", "stepRamp"];
+
+const clone = (p) => JSON.parse(JSON.stringify(p));
+const clampValue = (v) => String(Math.min(100, Math.max(0, Math.round(Number(v) || 0))));
+
+/** A small pattern to start from: one section, 30 Hz, a rise to full and back. */
+export function newPattern() {
+  return {
+    rest: 0,
+    playRate: 1,
+    balance: 8,
+    sections: [newSection()],
+  };
+}
+
+export function newSection() {
+  return {
+    freqA: 20,
+    freqB: 20,
+    duration: 9,
+    mode: "fixed",
+    enabled: true,
+    points: [
+      { value: "0", anchor: true },
+      { value: "100", anchor: true },
+    ],
+  };
+}
+
+/** Sets one point's value (whole number, clamped to 0..100). */
+export function setPointValue(p, s, i, value) {
+  const q = clone(p);
+  q.sections[s].points[i].value = clampValue(value);
+  return q;
+}
+
+/** Inserts a point after `i` (halfway to the next one), up to MAX_POINTS. */
+export function addPoint(p, s, i) {
+  const q = clone(p);
+  const pts = q.sections[s].points;
+  if (pts.length >= MAX_POINTS) return q;
+  const at = Math.min(Math.max(i, -1), pts.length - 1);
+  const a = at >= 0 ? Number(pts[at].value) : 0;
+  const b = at + 1 < pts.length ? Number(pts[at + 1].value) : a;
+  pts.splice(at + 1, 0, { value: clampValue((a + b) / 2), anchor: true });
+  return q;
+}
+
+/** Removes point `i`; the last point of a section stays. */
+export function removePoint(p, s, i) {
+  const q = clone(p);
+  const pts = q.sections[s].points;
+  if (pts.length > 1) pts.splice(i, 1);
+  return q;
+}
+
+export function toggleAnchor(p, s, i) {
+  const q = clone(p);
+  const pt = q.sections[s].points[i];
+  pt.anchor = !pt.anchor;
+  return q;
+}
+
+/** Adds a section after `s` (a copy of its frequency settings), up to MAX_SECTIONS. */
+export function addSection(p, s) {
+  const q = clone(p);
+  if (q.sections.length >= MAX_SECTIONS) return q;
+  const base = q.sections[s] ?? newSection();
+  const sec = { ...newSection(), freqA: base.freqA, freqB: base.freqB, mode: base.mode };
+  q.sections.splice(s + 1, 0, sec);
+  return q;
+}
+
+/** Removes section `s`; the last section stays. */
+export function removeSection(p, s) {
+  const q = clone(p);
+  if (q.sections.length > 1) q.sections.splice(s, 1);
+  return q;
+}
+
+/** Sets a section field (freqA, freqB, duration, mode, enabled). */
+export function setSectionField(p, s, field, value) {
+  const q = clone(p);
+  q.sections[s][field] = value;
+  return q;
+}
+
+/** Sets a header field (rest, playRate, balance). */
+export function setHeaderField(p, field, value) {
+  const q = clone(p);
+  q[field] = value;
+  return q;
+}

@@ -1,0 +1,38 @@
+// Mounts each component on its element; nothing else.
+
+import { backend } from "./backend.js";
+import { setLanguage, t } from "./lib/i18n.js";
+import { notify } from "./lib/dom.js";
+import { EmergencyStop } from "./EmergencyStop.js";
+import { QrPanel } from "./QrPanel.js";
+import { StrengthSliders } from "./StrengthSliders.js";
+import { ConnectionTable } from "./ConnectionTable.js";
+import { FeedbackList } from "./FeedbackList.js";
+import { WaveformEditor } from "./WaveformEditor.js";
+import { PresetPanel } from "./PresetPanel.js";
+import { SettingsDialog } from "./SettingsDialog.js";
+import { ConfirmDialog } from "./ConfirmDialog.js";
+import { Toasts } from "./Toasts.js";
+
+const $ = (sel) => document.querySelector(sel);
+
+const [{ settings }, tables] = await Promise.all([backend.getSettings(), backend.waveformTables()]);
+setLanguage(settings.language);
+document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
+
+new Toasts($(".toasts"));
+const estop = new EmergencyStop($(".emergency-stop"));
+new QrPanel($(".qr-panel"));
+new StrengthSliders($(".strength-sliders"), settings);
+const editor = new WaveformEditor($(".waveform-editor"), tables);
+new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
+new FeedbackList($(".feedback-list"));
+new ConnectionTable($(".connection-table"));
+const settingsDialog = new SettingsDialog($(".settings-dialog"));
+$("#open-settings").textContent = "⚙ " + t("app.settings");
+$("#open-settings").addEventListener("click", () => settingsDialog.open());
+
+const info = await backend.appInfo();
+estop.setShortcuts(info.shortcuts);
+$("#version").textContent = `v${info.version}`;
+for (const n of info.notices) notify(n, "error");
