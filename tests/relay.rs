@@ -459,3 +459,35 @@ async fn shutdown_closes_every_socket_and_returns() {
     assert_eq!(term.closed().await, Some(1001));
     assert_eq!(app.closed().await, Some(1001));
 }
+
+#[tokio::test]
+async fn a_new_socket_is_pinged_at_once_so_its_round_trip_is_known() {
+    let relay = start_relay_with(RelayConfig {
+        heartbeat_interval: None,
+        ping_interval: Some(Duration::from_secs(3600)),
+        ..RelayConfig::default()
+    })
+    .await;
+    let mut ev = relay.subscribe();
+    let c = Client::connect(&relay, "").await;
+    // Keep reading, as any client does: tungstenite answers the ping as it reads.
+    let mut ws = c.ws;
+    let reader =
+        tokio::spawn(
+            async move { while futures_util::StreamExt::next(&mut ws).await.is_some() {} },
+        );
+    let rtt = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(RelayEvent::RoundTrip { rtt, .. }) = ev.recv().await {
+                return rtt;
+            }
+        }
+    })
+    .await
+    .expect("no round trip measured");
+    assert!(rtt < Duration::from_secs(1));
+    let info = relay.snapshot();
+    assert_eq!(info[0].last_rtt, Some(rtt));
+    relay.shutdown().await;
+    reader.abort();
+}

@@ -213,3 +213,22 @@ async fn shutdown_writes_what_is_queued_before_closing() {
     assert_eq!(app.recv().await["message"], "clear-1");
     assert_eq!(app.closed().await, Some(1001));
 }
+
+#[test]
+fn terminal_events_serialize_for_a_ui() {
+    let fb = TerminalEvent::Feedback(FeedbackButton::new(7).unwrap());
+    assert_eq!(
+        serde_json::to_value(&fb).unwrap(),
+        json!({"kind":"feedback","index":7,"channel":"B","position":2})
+    );
+    let st = TerminalEvent::Strength(StrengthReport {
+        a: 1,
+        b: 2,
+        limit_a: 3,
+        limit_b: 4,
+    });
+    assert_eq!(
+        serde_json::to_value(&st).unwrap(),
+        json!({"kind":"strength","a":1,"b":2,"limit_a":3,"limit_b":4})
+    );
+}

@@ -213,9 +213,33 @@ pub struct StrengthReport {
     pub limit_b: u8,
 }
 
-/// One of the App's ten feedback buttons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// One of the App's ten feedback buttons. Serialized as `{index, channel, position}` so a
+/// UI can draw it without knowing the wire numbering (and so it fits in a tagged event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FeedbackButton(u8);
+
+impl serde::Serialize for FeedbackButton {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FeedbackButton", 3)?;
+        st.serialize_field("index", &self.0)?;
+        st.serialize_field("channel", &self.channel())?;
+        st.serialize_field("position", &self.position())?;
+        st.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FeedbackButton {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Repr {
+            index: u8,
+        }
+        let r = Repr::deserialize(d)?;
+        FeedbackButton::new(r.index)
+            .ok_or_else(|| serde::de::Error::custom("feedback button index is 0..=9"))
+    }
+}
 
 impl FeedbackButton {
     /// Button 0..=9; `None` otherwise.

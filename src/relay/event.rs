@@ -103,11 +103,24 @@ pub enum RelayEvent {
         /// What the gate decided.
         event: crate::safety::SafetyEvent,
     },
+    /// A socket answered a WebSocket ping: its round-trip time is now known (also in
+    /// [`ConnectionInfo::last_rtt`]).
+    RoundTrip {
+        /// The connection.
+        id: Uuid,
+        /// Time from ping to pong.
+        #[serde(serialize_with = "ser_millis")]
+        rtt: Duration,
+    },
     /// A heartbeat round went out to every connection.
     Heartbeat {
         /// How many connections it was queued for.
         sent: usize,
     },
+}
+
+fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 fn ser_code<S: serde::Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {

@@ -57,7 +57,12 @@ pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<Rela
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let registry = Registry::new(events.clone(), tracker.clone(), shutdown.clone());
+    let registry = Registry::new(
+        events.clone(),
+        tracker.clone(),
+        shutdown.clone(),
+        config.ping_interval.is_some(),
+    );
     tracker.spawn(keepalive(
         registry.clone(),
         config.clone(),

@@ -86,6 +86,9 @@ pub(crate) struct Registry {
     tracker: TaskTracker,
     /// Relay-wide shutdown; repeat tasks end with it.
     shutdown: CancellationToken,
+    /// Ping every new socket right away (when pings are on), so its round-trip time is
+    /// known within moments instead of one ping interval later.
+    ping_on_join: bool,
 }
 
 impl Registry {
@@ -93,12 +96,14 @@ impl Registry {
         events: broadcast::Sender<RelayEvent>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
+        ping_on_join: bool,
     ) -> Self {
         Registry {
             state: Arc::default(),
             events,
             tracker,
             shutdown,
+            ping_on_join,
         }
     }
 
@@ -146,6 +151,15 @@ impl Registry {
             // Local terminals learn their id from the handle; sockets from this frame.
             if role != Role::Local {
                 let _ = deliver(&mut st, id, greeting);
+                if self.ping_on_join {
+                    if let Some(e) = st.peers.get_mut(&id) {
+                        if let Outbox::Socket(tx) = &e.outbox {
+                            if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                                e.ping_sent = Some(Instant::now());
+                            }
+                        }
+                    }
+                }
             }
         }
         self.emit(RelayEvent::Connected { id, remote, role });
@@ -225,12 +239,19 @@ impl Registry {
 
     /// A socket answered our ping.
     pub(crate) fn pong(&self, id: Uuid) {
-        let mut st = self.lock();
-        if let Some(e) = st.peers.get_mut(&id) {
-            if let Some(sent) = e.ping_sent.take() {
-                e.rtt = Some(sent.elapsed());
-            }
-        }
+        let rtt = {
+            let mut st = self.lock();
+            let Some(e) = st.peers.get_mut(&id) else {
+                return;
+            };
+            let Some(sent) = e.ping_sent.take() else {
+                return;
+            };
+            let rtt = sent.elapsed();
+            e.rtt = Some(rtt);
+            rtt
+        };
+        self.emit(RelayEvent::RoundTrip { id, rtt });
     }
 
     /// One keep-alive round: drops sockets whose last ping went unanswered for `timeout`,

@@ -81,7 +81,8 @@ fn world(config: RelayConfig) -> World {
     let (tx, events) = broadcast::channel(256);
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
-    let registry = Registry::new(tx, tracker.clone(), shutdown.clone());
+    let pings = config.ping_interval.is_some();
+    let registry = Registry::new(tx, tracker.clone(), shutdown.clone(), pings);
     tracker.spawn(keepalive(registry.clone(), config, shutdown.clone()));
     World {
         registry,

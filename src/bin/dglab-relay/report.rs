@@ -53,6 +53,10 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
         }
         // Only present when a hub reports to the relay; this binary logs its hub directly.
         RelayEvent::Safety { event } => safety_event(event),
+        RelayEvent::RoundTrip { id, rtt } => (
+            Level::Debug,
+            format!("ping {id}: {:.1} ms round trip", rtt.as_secs_f64() * 1000.0),
+        ),
         RelayEvent::Relayed { from, to, message } => {
             (Level::Debug, format!("msg {from} -> {to}: {message}"))
         }
