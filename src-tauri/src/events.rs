@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 /// Payload: `Vec<ConnectionView>`, every connection, oldest first.
 pub const EVENT_CONNECTIONS: &str = "relay:connections";
-/// Payload: [`TerminalView`], what our terminal heard (pairing, reports, feedback, …).
+/// Payload: the core's `TerminalEvent` as is (paired, strength report, feedback with its
+/// channel and position, App left, …).
 pub const EVENT_TERMINAL: &str = "terminal:event";
 /// Payload: the core's `SafetyEvent` as is (clamped, ramping, refused, emergency stop,
 /// re-armed, watchdog, …): what the gate did to a request, for the UI to say so.
@@ -73,81 +74,6 @@ pub fn connections(relay: &RelayHandle, ours: Uuid) -> Vec<ConnectionView> {
         .iter()
         .map(|c| ConnectionView::new(c, ours))
         .collect()
-}
-
-/// A terminal event in a shape the UI can read: the core's `TerminalEvent` with its
-/// feedback button spelled out (index, channel and position among the channel's five).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TerminalView {
-    /// An App paired with our terminal.
-    Paired {
-        /// Its id.
-        app: Uuid,
-    },
-    /// The App's strengths and soft limits.
-    Strength {
-        /// A now.
-        a: u8,
-        /// B now.
-        b: u8,
-        /// A's soft limit.
-        limit_a: u8,
-        /// B's soft limit.
-        limit_b: u8,
-    },
-    /// A feedback button was pressed.
-    Feedback {
-        /// Wire index 0..=9.
-        index: u8,
-        /// "A" or "B".
-        channel: &'static str,
-        /// 0..=4: ○ △ □ ☆ ⬡.
-        position: u8,
-    },
-    /// The App left; the same QR code can be scanned again.
-    AppLeft {
-        /// Its id.
-        app: Uuid,
-    },
-    /// The relay refused something we sent.
-    Refused {
-        /// The protocol code.
-        code: u16,
-    },
-    /// Heartbeats and unknown messages, for the activity log only.
-    Other {
-        /// A few words.
-        message: String,
-    },
-}
-
-impl From<TerminalEvent> for TerminalView {
-    fn from(ev: TerminalEvent) -> Self {
-        match ev {
-            TerminalEvent::Paired { app } => TerminalView::Paired { app },
-            TerminalEvent::Strength(r) => TerminalView::Strength {
-                a: r.a,
-                b: r.b,
-                limit_a: r.limit_a,
-                limit_b: r.limit_b,
-            },
-            TerminalEvent::Feedback(f) => TerminalView::Feedback {
-                index: f.index(),
-                channel: f.channel().letter(),
-                position: f.position(),
-            },
-            TerminalEvent::AppLeft { app } => TerminalView::AppLeft { app },
-            TerminalEvent::Refused { code } => TerminalView::Refused { code },
-            TerminalEvent::Heartbeat => TerminalView::Other {
-                message: "heartbeat".into(),
-            },
-            TerminalEvent::Other { message } => TerminalView::Other { message },
-            TerminalEvent::Closed => TerminalView::Other {
-                message: "closed".into(),
-            },
-        }
-    }
 }
 
 /// The strength panel's whole state: the gate's view of each channel, the App's last
@@ -270,7 +196,7 @@ pub fn spawn_forwarders<R: Runtime>(
                     | TerminalEvent::Paired { .. }
                     | TerminalEvent::AppLeft { .. }
             );
-            emit(&a, EVENT_TERMINAL, TerminalView::from(ev));
+            emit(&a, EVENT_TERMINAL, ev);
             if strength_changed {
                 emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
             }
@@ -309,29 +235,4 @@ fn spawn_progress<R: Runtime>(app: AppHandle<R>, player: &Player) {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dglab_core::protocol::command::{FeedbackButton, StrengthReport};
-
-    #[test]
-    fn terminal_views_serialize_flat_for_the_ui() {
-        let fb = TerminalView::from(TerminalEvent::Feedback(FeedbackButton::new(7).unwrap()));
-        assert_eq!(
-            serde_json::to_value(fb).unwrap(),
-            serde_json::json!({"kind": "feedback", "index": 7, "channel": "B", "position": 2})
-        );
-        let st = TerminalView::from(TerminalEvent::Strength(StrengthReport {
-            a: 1,
-            b: 2,
-            limit_a: 30,
-            limit_b: 40,
-        }));
-        assert_eq!(
-            serde_json::to_value(st).unwrap(),
-            serde_json::json!({"kind": "strength", "a": 1, "b": 2, "limit_a": 30, "limit_b": 40})
-        );
-    }
 }
