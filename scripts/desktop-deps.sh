@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 # names render (and show in the E2E screenshot) on machines that have no CJK font.
 # xdotool: the E2E presses the global emergency-stop shortcut at the X server, outside
 # the webview, as another program's key press would arrive.
+# desktop-file-utils, libglib2.0-bin: the package test validates the installed desktop
+# entry (desktop-file-validate) and launches the app from it (gio launch), as a menu does.
 PKGS=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev
-      xvfb xauth webkit2gtk-driver fonts-wqy-microhei xdotool)
+      xvfb xauth webkit2gtk-driver fonts-wqy-microhei xdotool
+      desktop-file-utils libglib2.0-bin)
 
 missing=()
 for p in "${PKGS[@]}"; do

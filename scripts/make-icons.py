@@ -104,7 +104,11 @@ def main():
             cache[size] = png(render(size), size)
         return cache[size]
 
-    files = {"32x32.png": 32, "128x128.png": 128, "128x128@2x.png": 256, "icon.png": 512}
+    # The hicolor theme's sizes, each drawn at its own resolution. The Debian bundler installs
+    # every PNG listed in tauri.conf.json as /usr/share/icons/hicolor/<w>x<h>/apps/dglab-hub.png;
+    # no "@2x" names, which it would put in a folder the icon theme does not have (256x256@2).
+    files = {"16x16.png": 16, "32x32.png": 32, "48x48.png": 48, "64x64.png": 64,
+             "128x128.png": 128, "256x256.png": 256, "icon.png": 512}
     for name, size in files.items():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(get(size))

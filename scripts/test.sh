@@ -30,3 +30,6 @@ node --test tests/ui
 
 step "end to end: the real window under Xvfb, driven by WebDriver, with a simulated phone App"
 bash tests/e2e/run.sh
+
+step "Debian package: build the .deb (release), install it with apt-get, validate its desktop entry, launch the installed app to the QR code, purge it"
+bash tests/package/run.sh
