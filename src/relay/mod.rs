@@ -131,7 +131,7 @@ impl RelayHandle {
     /// coexist (one per phone). Closing it (or dropping every handle) sends `break` 209
     /// to its App.
     pub fn local_terminal(&self) -> (Terminal, TerminalEvents) {
-        terminal::local::join(&self.registry, &self.tracker)
+        terminal::local::join(&self.registry)
     }
 
     /// Whether [`RelayHandle::shutdown`] has begun.

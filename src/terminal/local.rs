@@ -4,10 +4,9 @@ use super::{channel, Link, Terminal, TerminalEvents};
 use crate::relay::registry::{Outbox, Registry};
 use crate::relay::Role;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// Registers a new local terminal with the relay's registry.
-pub(crate) fn join(registry: &Registry, _tracker: &TaskTracker) -> (Terminal, TerminalEvents) {
+pub(crate) fn join(registry: &Registry) -> (Terminal, TerminalEvents) {
     let (sink, state, events) = channel();
     // Nothing to cancel: a local terminal has no task; it leaves when its handle does.
     let id = registry.join(
