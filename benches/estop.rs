@@ -7,7 +7,7 @@
 
 use dglab_core::relay::{self, RelayConfig};
 use dglab_core::safety::{SafetyConfig, SafetyHub};
-use dglab_core::Channel;
+use dglab_core::{Channel, Terminal};
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -73,7 +73,7 @@ async fn main() {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut terms = vec![];
     for _ in 0..APPS {
-        let (t, e) = relay.local_terminal();
+        let (t, e) = Terminal::local(&relay);
         let (t, mut e) = hub.guard(t, e);
         tokio::spawn(app(relay.local_addr(), t.id().to_string(), done_tx.clone()));
         // Wait for the pairing, then keep draining events so nothing backs up.

@@ -10,7 +10,7 @@ mod scenarios;
 #[path = "../tests/support/sim_app.rs"]
 mod sim_app;
 
-use dglab_core::waveform::player::PlayerConfig;
+use dglab_core::player::PlayerConfig;
 use scenarios::{quantile, run_loop, run_loop_on, run_switches, SwitchOutcome};
 use sim_app::SimConfig;
 use std::time::Duration;

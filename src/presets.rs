@@ -17,14 +17,15 @@
 //! read-only: their names cannot be saved over, renamed or deleted.
 
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::waveform::{share, Frame, Pattern};
+use crate::protocol::Frame;
+use crate::waveform::{share, Pattern};
 
 /// The store's file inside its directory.
 pub const FILE_NAME: &str = "presets.json";
@@ -34,6 +35,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MAX_NAME_LEN: usize = 64;
 
 const LOCK_NAME: &str = "presets.json.lock";
+/// Temp files of [`crate::fs::write_atomic`] for the presets file.
 const TEMP_PREFIX: &str = "presets.json.tmp-";
 const CORRUPT_PREFIX: &str = "presets.json.corrupt-";
 
@@ -457,7 +459,7 @@ impl PresetStore {
             target = self.dir.join(format!("{CORRUPT_PREFIX}{stamp}-{n}"));
         }
         fs::rename(self.file(), &target).map_err(io_err(&target))?;
-        sync_dir(&self.dir)?;
+        crate::fs::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
         Ok(target)
     }
 
@@ -474,7 +476,7 @@ impl PresetStore {
         Ok(out)
     }
 
-    /// Atomic replace: temp file, fsync, rename, fsync the directory.
+    /// Atomic replace ([`crate::fs::write_atomic`]); the caller holds the lock.
     fn write_locked(&self, presets: Vec<StoredPreset>) -> Result<(), PresetError> {
         let file = PresetFile {
             version: SCHEMA_VERSION,
@@ -484,23 +486,7 @@ impl PresetStore {
         let mut json =
             serde_json::to_vec_pretty(&file).map_err(|e| PresetError::Invalid(e.to_string()))?;
         json.push(b'\n');
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let temp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}-{nanos}", std::process::id()));
-        let result = (|| {
-            let mut f = File::options().write(true).create_new(true).open(&temp)?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-            fs::rename(&temp, self.file())
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
-            return Err(io_err(&temp)(e));
-        }
-        sync_dir(&self.dir)
+        crate::fs::write_atomic(&self.file(), &json).map_err(io_err(&self.dir))
     }
 
     /// Only a writer holding the lock creates temp files, so under the lock any left over
@@ -540,17 +526,6 @@ fn decode(bytes: &[u8]) -> Result<Vec<StoredPreset>, String> {
         p.body.validate()?;
     }
     Ok(file.presets)
-}
-
-/// Makes a rename durable (POSIX); other systems have no directory handle to sync.
-fn sync_dir(dir: &Path) -> Result<(), PresetError> {
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC, without a date crate: days → civil date (H. Hinnant's

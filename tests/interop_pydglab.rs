@@ -233,7 +233,7 @@ async fn stranger_cannot_pair_with_or_drive_an_app() {
     relay.shutdown().await;
 }
 
-/// protocol.md's code table sends 404 with type `msg`, also when the frame was a bind
+/// docs/protocol.md's code table sends 404 with type `msg`, also when the frame was a bind
 /// naming ids the sender does not own; the reply carries the stranger's own id.
 #[tokio::test]
 async fn stranger_bind_404_has_the_protocol_type() {

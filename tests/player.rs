@@ -6,9 +6,9 @@ mod scenarios;
 #[path = "support/sim_app.rs"]
 mod sim_app;
 
+use dglab_core::player::{PlayState, Player, PlayerConfig, Repeat, FRAME_TIME};
 use dglab_core::safety::SafetyError;
 use dglab_core::terminal::TerminalError;
-use dglab_core::waveform::player::{PlayState, Player, PlayerConfig, Repeat, FRAME_TIME};
 use dglab_core::Channel;
 use scenarios::*;
 use sim_app::{SimApp, SimConfig};

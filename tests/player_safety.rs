@@ -5,10 +5,10 @@
 mod common;
 
 use common::{start_relay, Client};
+use dglab_core::player::{PlayState, Player, PlayerConfig, PlayerError, Repeat};
 use dglab_core::relay::RelayHandle;
 use dglab_core::safety::{GuardedEvents, GuardedTerminal, SafetyConfig, SafetyError, SafetyHub};
-use dglab_core::waveform::player::{PlayState, Player, PlayerConfig, PlayerError, Repeat};
-use dglab_core::{Channel, Frame, TerminalEvent};
+use dglab_core::{Channel, Frame, Terminal, TerminalEvent};
 use futures_util::StreamExt;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +23,7 @@ fn hub() -> SafetyHub {
 
 /// A guarded local terminal with an App bound to it.
 async fn paired(relay: &RelayHandle, hub: &SafetyHub) -> (GuardedTerminal, GuardedEvents, Client) {
-    let (raw, raw_events) = relay.local_terminal();
+    let (raw, raw_events) = Terminal::local(relay);
     let (term, mut ev) = hub.guard(raw, raw_events);
     let terminal = term.id().to_string();
     let mut app = Client::connect(relay, &terminal).await;

@@ -2,8 +2,8 @@
 //! WebSocket client: checks the `PulseOutput` impl for `Terminal` and the wire strings
 //! (`pulse-A:[…]`, `clear-1`) the App would see. Real time, about two seconds.
 
-use dglab_core::waveform::player::{PlayState, Player, PlayerConfig, Repeat};
-use dglab_core::{Channel, Frame, RelayConfig};
+use dglab_core::player::{PlayState, Player, PlayerConfig, Repeat};
+use dglab_core::{Channel, Frame, RelayConfig, Terminal};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -39,7 +39,7 @@ async fn player_streams_through_a_local_terminal_to_the_app() {
         ..RelayConfig::default()
     };
     let relay = dglab_core::start(listener, config).unwrap();
-    let (terminal, mut events) = relay.local_terminal();
+    let (terminal, mut events) = Terminal::local(&relay);
     let url = format!("ws://{}/{}", relay.local_addr(), terminal.id());
     let (mut phone, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let hello = recv(&mut phone).await;

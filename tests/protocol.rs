@@ -1,4 +1,4 @@
-//! The codec against protocol.md's golden wire strings, and property tests: every typed
+//! The codec against docs/protocol.md's golden wire strings, and property tests: every typed
 //! command round-trips, and no text makes the decoder panic.
 
 use dglab_core::protocol::codec::{self, decode, Inbound};

@@ -142,7 +142,7 @@ async fn exercise(relay: &RelayHandle, term: &Terminal, ev: &mut TerminalEvents)
 #[tokio::test]
 async fn local_terminal_full_flow() {
     let relay = start_relay().await;
-    let (term, mut ev) = relay.local_terminal();
+    let (term, mut ev) = Terminal::local(&relay);
     exercise(&relay, &term, &mut ev).await;
     relay.shutdown().await;
 }
@@ -161,8 +161,8 @@ async fn remote_terminal_full_flow() {
 #[tokio::test]
 async fn two_local_terminals_drive_two_phones_independently() {
     let relay = start_relay().await;
-    let (t1, mut e1) = relay.local_terminal();
-    let (t2, mut e2) = relay.local_terminal();
+    let (t1, mut e1) = Terminal::local(&relay);
+    let (t2, mut e2) = Terminal::local(&relay);
     let mut p1 = scan(&relay, &t1, &mut e1).await;
     let mut p2 = scan(&relay, &t2, &mut e2).await;
     t1.set_strength(Channel::A, 1).unwrap();
@@ -184,7 +184,7 @@ async fn local_terminal_hears_heartbeats() {
         ..RelayConfig::default()
     })
     .await;
-    let (_term, mut ev) = relay.local_terminal();
+    let (_term, mut ev) = Terminal::local(&relay);
     let e = tokio::time::timeout(Duration::from_secs(5), ev.recv())
         .await
         .unwrap();
@@ -203,7 +203,7 @@ async fn remote_connect_to_nothing_is_an_error() {
 #[tokio::test]
 async fn shutdown_writes_what_is_queued_before_closing() {
     let relay = start_relay().await;
-    let (term, mut ev) = relay.local_terminal();
+    let (term, mut ev) = Terminal::local(&relay);
     let mut app = scan(&relay, &term, &mut ev).await;
     // Queued synchronously, then the relay shuts down at once: the App still gets them.
     term.set_strength(Channel::A, 0).unwrap();

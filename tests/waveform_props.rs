@@ -1,10 +1,11 @@
 //! Property tests: share strings round-trip, and no input, however broken, panics or
 //! yields an out-of-range frame.
 
+use dglab_core::protocol::Frame;
 use dglab_core::waveform::share::{self, PREFIX};
 use dglab_core::waveform::{
-    Balance, DurationIndex, Frame, FreqIndex, FrequencyMode, Pattern, PlayRate, Point, PointValue,
-    Rest, Section,
+    Balance, DurationIndex, FreqIndex, FrequencyMode, Pattern, PlayRate, Point, PointValue, Rest,
+    Section,
 };
 use proptest::prelude::*;
 

@@ -1,4 +1,4 @@
-//! One test per rule of `shared/waveform-format.md` marked [pinned] or [assumed], the
+//! One test per rule of `docs/waveform-format.md` marked [pinned] or [assumed], the
 //! worked examples of §7 and §10, and each lenient repair of §8 with its warning.
 
 use dglab_core::waveform::share::{self, ParseErrorKind, Position, WarningKind};

@@ -4,10 +4,10 @@
 //! plain words safe to show as is; the technical detail goes to the log file here, where
 //! the error is mapped, never to the window.
 
+use dglab_core::player::PlayerError;
 use dglab_core::presets::PresetError;
 use dglab_core::safety::{ConfigError, SafetyError};
 use dglab_core::terminal::TerminalError;
-use dglab_core::waveform::player::PlayerError;
 use dglab_core::waveform::share::ParseError;
 use serde::Serialize;
 

@@ -6,10 +6,10 @@
 //! partial events (nor fall out of step when a broadcast lags).
 
 use crate::state::AppState;
+use dglab_core::player::{PlayState, Player, Progress};
 use dglab_core::protocol::command::{Channel, StrengthReport};
 use dglab_core::relay::{ConnectionInfo, RelayEvent, Role};
 use dglab_core::safety::{ChannelState, GuardedEvents, SafetyError};
-use dglab_core::waveform::player::{PlayState, Player, Progress};
 use dglab_core::{GuardedTerminal, RelayHandle, SafetyHub, TerminalEvent};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;

@@ -133,10 +133,8 @@ pub fn save(path: &Path, settings: &Settings) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(settings).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    dglab_core::fs::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

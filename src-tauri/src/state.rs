@@ -3,10 +3,10 @@
 //! settings, and the port we ended up on.
 
 use crate::settings::{self, Settings, SettingsFile};
+use dglab_core::player::{Player, PlayerConfig};
 use dglab_core::presets::{PresetStore, Recovered};
 use dglab_core::protocol::command::Channel;
 use dglab_core::safety::{GuardedEvents, StopRegistration};
-use dglab_core::waveform::player::{Player, PlayerConfig};
 use dglab_core::{GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, SafetyHub};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
@@ -57,7 +57,7 @@ pub enum StartError {
     Safety(#[from] dglab_core::safety::ConfigError),
     /// A player could not start.
     #[error("cannot start the waveform player: {0}")]
-    Player(#[from] dglab_core::waveform::player::PlayerError),
+    Player(#[from] dglab_core::player::PlayerError),
 }
 
 /// The desktop app's shared state.
@@ -127,7 +127,7 @@ impl AppState {
             max_rise_per_sec: settings.max_rise_per_sec,
             watchdog: services.watchdog,
         })?;
-        let (raw, raw_events) = relay.local_terminal();
+        let (raw, raw_events) = Terminal::local(&relay);
         let (terminal, events) = safety.guard(raw, raw_events);
         let players = [
             Player::spawn(terminal.clone(), Channel::A, PlayerConfig::default())?,

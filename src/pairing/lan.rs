@@ -7,6 +7,8 @@
 //! `169.254/16` are never offered: a phone cannot reach them.
 //!
 //! [`rank_addresses`] is pure; [`interface_addresses`] gathers the real list.
+//!
+//! By hand on purpose: no crate ranks addresses by what a phone on the same Wi-Fi can reach.
 
 use serde::Serialize;
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 //! All of it is pure except [`lan_candidates`], which asks the OS for its interfaces; its
 //! ranking ([`rank_addresses`]) is a pure function so it can be tested with made-up machines.
 //!
-//! - [`pairing_url`]: the exact string the App expects (protocol.md, "QR code").
+//! - [`pairing_url`]: the exact string the App expects (docs/protocol.md, "QR code").
 //! - [`lan`]: which of this machine's IPv4 addresses a phone on the same Wi-Fi can reach.
 //! - [`url`]: `ws://host:port` bases and validation of a user-supplied public URL.
 //! - [`qr`]: the QR code as SVG (desktop UI) or as Unicode half blocks (terminal).

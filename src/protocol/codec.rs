@@ -1,6 +1,6 @@
 //! Envelope ↔ JSON text.
 //!
-//! Decoding accepts exactly what protocol.md allows: a JSON object whose `type`, `clientId`,
+//! Decoding accepts exactly what docs/protocol.md allows: a JSON object whose `type`, `clientId`,
 //! `targetId` and `message` are strings (extra keys are ignored), plus the vendor web page's
 //! "front-end" shapes (`type` 1–4 or `"clientMsg"`), which the relay translates. Anything
 //! else — `null`, arrays, numbers, wrong field types, unknown types — is a [`DecodeError`]
@@ -54,7 +54,7 @@ pub enum Inbound {
     FrontEnd(FrontEnd),
 }
 
-/// The vendor web page's "front-end protocol" (protocol.md, last section).
+/// The vendor web page's "front-end protocol" (docs/protocol.md, last section).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrontEnd {
     /// The terminal id named in the frame.

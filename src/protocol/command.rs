@@ -1,11 +1,11 @@
-//! The typed payloads carried in an envelope's `message` (protocol.md, "Commands").
+//! The typed payloads carried in an envelope's `message` (docs/protocol.md, "Commands").
 //!
 //! Terminal → App: [`AppCommand`] (strength, pulse, clear). App → terminal: [`AppReport`]
 //! (strength report, feedback). `format` produces exactly the wire strings and `parse`
 //! accepts exactly what `format` produces (plus lower-case hex in pulse frames), so
 //! `parse(format(c)) == c` for every command.
 
-use crate::waveform::Frame;
+use crate::protocol::Frame;
 use std::fmt;
 
 /// Highest strength the protocol carries (the App's own ceiling).

@@ -12,9 +12,13 @@
 //!
 //! - [`codec`]: envelope ↔ JSON text, including the vendor web page's "front-end" shapes.
 //! - [`command`]: the typed payloads carried in `message`.
+//! - [`frame`]: one validated 100 ms pulse frame and the Hz ↔ byte mapping.
 
 pub mod codec;
 pub mod command;
+pub mod frame;
+
+pub use frame::{Frame, FrameError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -76,7 +80,7 @@ impl fmt::Display for MessageType {
     }
 }
 
-/// The protocol's status and error codes (protocol.md, "Codes").
+/// The protocol's status and error codes (docs/protocol.md, "Codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum Code {

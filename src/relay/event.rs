@@ -97,12 +97,6 @@ pub enum RelayEvent {
         /// Why, for the log.
         reason: String,
     },
-    /// A decision of a safety gate attached with
-    /// [`SafetyHub::report_to`](crate::safety::SafetyHub::report_to).
-    Safety {
-        /// What the gate decided.
-        event: crate::safety::SafetyEvent,
-    },
     /// A socket answered a WebSocket ping: its round-trip time is now known (also in
     /// [`ConnectionInfo::last_rtt`]).
     RoundTrip {

@@ -2,7 +2,9 @@
 //!
 //! [`start`] takes a bound listener and returns a [`RelayHandle`]. The layers, each talking
 //! only to the next: socket ↔ text in `peer`, text ↔ [`crate::protocol::Envelope`] in the
-//! codec, envelope ↔ routing in `registry`. The rules (protocol.md and ours):
+//! codec, envelope ↔ routing in `registry`. It knows nothing of terminals or safety: an
+//! in-process endpoint joins through the [`LocalEndpoint`] seam ([`local`]), and
+//! [`RelayEvent`] carries relay facts only. The rules (docs/protocol.md and ours):
 //!
 //! - every connection gets a random UUIDv4 in a `bind`/`targetId` greeting; any upgrade path
 //!   is accepted, since the App connects to `ws://host:port/<terminal id>`;
@@ -18,16 +20,17 @@
 mod config;
 mod event;
 mod listener;
+pub mod local;
 mod peer;
 mod queue;
-pub(crate) mod registry;
+mod registry;
 #[cfg(test)]
 mod tests;
 
 pub use config::RelayConfig;
 pub use event::{ConnectionInfo, RelayEvent, Role};
+pub use local::{LocalEndpoint, LocalLink};
 
-use crate::terminal::{self, Terminal, TerminalEvents};
 use registry::Registry;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -127,35 +130,15 @@ impl RelayHandle {
         self.registry.len()
     }
 
-    /// Adds an in-process terminal; its App scans [`Terminal::pairing_url`]. Several may
-    /// coexist (one per phone). Closing it (or dropping every handle) sends `break` 209
-    /// to its App.
-    pub fn local_terminal(&self) -> (Terminal, TerminalEvents) {
-        terminal::local::join(&self.registry)
+    /// Adds an in-process endpoint (a local terminal); frames for it go to `endpoint`, and
+    /// it speaks and leaves through the returned link. Several may coexist (one per phone).
+    pub fn join_local(&self, endpoint: Box<dyn LocalEndpoint>) -> LocalLink {
+        LocalLink::join(&self.registry, endpoint)
     }
 
     /// Whether [`RelayHandle::shutdown`] has begun.
     pub fn is_shut_down(&self) -> bool {
         self.shutdown.is_cancelled()
-    }
-
-    /// Puts an event on the relay's stream (used by the safety gate's forwarder).
-    pub(crate) fn publish(&self, event: RelayEvent) {
-        let _ = self.events.send(event);
-    }
-
-    /// Runs `task` on the relay's tracker until it ends or the relay shuts down.
-    pub(crate) fn spawn_until_shutdown<F>(&self, task: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let stop = self.shutdown.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                _ = task => {}
-            }
-        });
     }
 
     /// Closes every socket and waits for every task of the relay to end.

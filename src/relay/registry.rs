@@ -26,8 +26,8 @@ use uuid::Uuid;
 pub(crate) enum Outbox {
     /// A socket's writer: serialized frames (and pings).
     Socket(queue::Sender),
-    /// A local terminal: envelopes translated in place, no JSON.
-    Local(crate::terminal::EventSink),
+    /// An in-process endpoint: envelopes handed over in place, no JSON.
+    Local(Box<dyn super::local::LocalEndpoint>),
 }
 
 /// Why a frame could not be delivered.
@@ -208,6 +208,17 @@ impl Registry {
             self.emit(b);
         }
         self.emit(RelayEvent::Disconnected { id, reason });
+    }
+
+    /// Registers an in-process endpoint; it learns its id from the returned value, so it
+    /// gets no greeting. Nothing to cancel: it has no task and leaves when its link drops.
+    pub(crate) fn join_local(&self, endpoint: Box<dyn super::local::LocalEndpoint>) -> Uuid {
+        self.join(
+            Outbox::Local(endpoint),
+            None,
+            Role::Local,
+            CancellationToken::new(),
+        )
     }
 
     /// The id `id` is paired with.
@@ -630,8 +641,8 @@ fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
             tx.try_send(Message::text(text))
                 .map_err(|e| e == queue::PushError::Full)
         }
-        Outbox::Local(sink) => {
-            if sink.push(env) {
+        Outbox::Local(endpoint) => {
+            if endpoint.deliver(env) {
                 Ok(())
             } else {
                 Err(false)

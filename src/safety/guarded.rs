@@ -6,12 +6,13 @@
 //! it produces happen under the gate's own mutex, so a ramp step can never slip in after
 //! the emergency stop's 0 or after a lowering request.
 
+use super::error::SafetyError;
 use super::event::{Block, Limit, ResetReason, SafetyEvent};
 use super::gate::{ChannelGate, Limits};
-use super::{HubInner, SafetyError};
+use super::hub::HubInner;
 use crate::protocol::command::{Channel, StrengthReport, MAX_STRENGTH};
+use crate::protocol::Frame;
 use crate::terminal::{Direction, Terminal, TerminalError, TerminalEvent, TerminalEvents};
-use crate::waveform::Frame;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Duration, Instant};

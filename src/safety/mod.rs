@@ -36,50 +36,41 @@
 //! Give the hub your only [`Terminal`] handle: a clone kept elsewhere bypasses the gate.
 //! Time comes from `tokio::time`, so tests run the ramps on a paused clock.
 //!
-//! Files: [`config`] (settings and their validation), `gate` (the pure per-channel
+//! Files: [`config`] (settings and their validation), `hub` (the shared state behind
+//! [`SafetyHub`]), `error` ([`SafetyError`]), `gate` (the pure per-channel
 //! rules), `guarded` (the guarded terminal and its driver task), [`stop`] (hooks),
 //! [`watchdog`], [`event`] (the audit events).
 
 pub mod config;
+mod error;
 pub mod event;
 mod gate;
 mod guarded;
+mod hub;
 pub mod stop;
 #[cfg(test)]
 mod tests;
 pub mod watchdog;
 
 pub use config::{ConfigError, SafetyConfig};
+pub use error::SafetyError;
 pub use event::{Block, Limit, ResetReason, SafetyEvent, StopReport};
 pub use guarded::{ChannelState, GuardState, GuardedEvents, GuardedTerminal, Outcome};
 pub use stop::{StopRegistration, Stoppable};
 
 use crate::protocol::command::Channel;
-use crate::terminal::{Terminal, TerminalError, TerminalEvents};
-use guarded::{Gate, Output};
+use crate::terminal::{Terminal, TerminalEvents};
+use guarded::Output;
+use hub::HubInner;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, Notify};
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Audit events buffered per subscriber before it starts missing them.
 const EVENT_CAPACITY: usize = 1024;
-
-/// Why the gate refused or failed a command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SafetyError {
-    /// The emergency stop is latched: only 0, lowering and clears until re-armed.
-    #[error("emergency stop is latched; re-arm first")]
-    Latched,
-    /// The controller's lease lapsed: only 0, lowering and clears until it is renewed.
-    #[error("the controller's lease lapsed; renew it first")]
-    LeaseLapsed,
-    /// The terminal could not send (not paired, out of range, too long, closed, busy).
-    #[error(transparent)]
-    Terminal(#[from] TerminalError),
-}
 
 /// The safety hub: caps, latch, lease and audit shared by every guarded terminal.
 /// Cheap to clone; every clone is the same hub.
@@ -95,135 +86,6 @@ impl std::fmt::Debug for SafetyHub {
             .field("latched", &self.is_latched())
             .field("lease_lapsed", &self.lease_lapsed())
             .finish()
-    }
-}
-
-/// The hub's state; gates hold it strongly, it holds gates weakly.
-pub(crate) struct HubInner {
-    /// Time between two raises of one channel, from the config.
-    interval: Duration,
-    /// The lease length, `None` when the watchdog is off.
-    lease: Option<Duration>,
-    /// The user's caps, read by every decision without taking a lock.
-    caps: [AtomicU8; 2],
-    /// Set first by the emergency stop, then read under each gate's lock, so no command
-    /// that passes the gate after the stop's 0 can be above 0.
-    latched: AtomicBool,
-    /// Set by the watchdog, cleared by `renew_lease`.
-    lapsed: AtomicBool,
-    /// Every guarded terminal still alive, for the emergency stop and cap changes.
-    gates: Mutex<Vec<Weak<Gate>>>,
-    /// Stop hooks by registration id; called outside the lock so a hook may unregister.
-    hooks: Mutex<HashMap<u64, stop::Hook>>,
-    next_hook: AtomicU64,
-    /// The audit channel.
-    events: broadcast::Sender<SafetyEvent>,
-    /// When the lease lapses unless renewed.
-    deadline: Mutex<Instant>,
-    /// Wakes the watchdog when the lease is renewed.
-    lease_changed: Arc<Notify>,
-    /// Ends the watchdog task when the hub goes.
-    shutdown: CancellationToken,
-}
-
-impl Drop for HubInner {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl HubInner {
-    pub(crate) fn cap(&self, ch: Channel) -> u8 {
-        self.caps[match ch {
-            Channel::A => 0,
-            Channel::B => 1,
-        }]
-        .load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn latched(&self) -> bool {
-        self.latched.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn lapsed(&self) -> bool {
-        self.lapsed.load(Ordering::SeqCst)
-    }
-
-    /// Why nothing above 0 may be sent right now, if anything.
-    pub(crate) fn block(&self) -> Option<Block> {
-        if self.latched() {
-            Some(Block::Latched)
-        } else if self.lapsed() {
-            Some(Block::LeaseLapsed)
-        } else {
-            None
-        }
-    }
-
-    pub(crate) fn emit(&self, ev: SafetyEvent) {
-        ev.log();
-        let _ = self.events.send(ev);
-    }
-
-    pub(crate) fn hooks(&self) -> MutexGuard<'_, HashMap<u64, stop::Hook>> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn gates(&self) -> Vec<Arc<Gate>> {
-        let mut list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|g| g.strong_count() > 0);
-        list.iter().filter_map(Weak::upgrade).collect()
-    }
-
-    pub(crate) fn add_gate(&self, gate: &Arc<Gate>) {
-        let mut list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|g| g.strong_count() > 0);
-        list.push(Arc::downgrade(gate));
-    }
-
-    pub(crate) fn lease_deadline(&self) -> Instant {
-        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// 0/0/clear/clear to every App, then every hook. The caller set its block flag
-    /// first, so nothing above 0 can follow.
-    fn halt_all(&self) -> StopReport {
-        let start = std::time::Instant::now();
-        let gates = self.gates();
-        let mut report = StopReport {
-            terminals: gates.len(),
-            apps: 0,
-            stopped_hooks: 0,
-            failures: vec![],
-            elapsed: std::time::Duration::ZERO,
-        };
-        for g in &gates {
-            match g.halt() {
-                Ok(true) => report.apps += 1,
-                Ok(false) => {}
-                Err(e) => report.failures.push((g.id(), e.to_string())),
-            }
-        }
-        // Lock order: player lock -> gate lock (a player sends from inside its lock, and
-        // `Player::stop` clears through the gate). Hooks take player locks, so they run
-        // here, after every `halt` above has released its gate lock, and with the hook
-        // table's lock released too. Calling them under a gate lock could deadlock
-        // against a player mid-send (tests/player_safety.rs checks this).
-        let hooks: Vec<stop::Hook> = self.hooks().values().cloned().collect();
-        for h in &hooks {
-            h.stop();
-        }
-        report.stopped_hooks = hooks.len();
-        report.elapsed = start.elapsed();
-        report
-    }
-
-    pub(crate) fn trip_watchdog(&self) {
-        if self.lapsed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let report = self.halt_all();
-        self.emit(SafetyEvent::WatchdogTripped(report));
     }
 }
 
@@ -354,26 +216,6 @@ impl SafetyHub {
     /// Every audit event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<SafetyEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// Puts every decision of this hub on `relay`'s event stream as well, as
-    /// [`RelayEvent::Safety`](crate::relay::RelayEvent::Safety), so one subscriber (the
-    /// desktop app, the headless relay's log) sees connections, binds and gate decisions
-    /// in one ordered stream. The forwarding task ends with the relay.
-    pub fn report_to(&self, relay: &crate::relay::RelayHandle) {
-        let mut rx = self.subscribe();
-        let relay = relay.clone();
-        relay.clone().spawn_until_shutdown(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(event) => relay.publish(crate::relay::RelayEvent::Safety { event }),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        log::warn!("safety events: {n} not forwarded to the relay stream (lagged)");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
     }
 
     /// Registers a hook the emergency stop and the watchdog call (a player's

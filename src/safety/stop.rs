@@ -17,15 +17,15 @@
 //! # }
 //! ```
 //!
-//! A waveform player registers [`crate::waveform::player::Player::stop_hook`], which
-//! holds the player weakly and leaves it [`crate::waveform::player::PlayState::Stopped`].
+//! A waveform player registers [`crate::player::Player::stop_hook`], which
+//! holds the player weakly and leaves it [`crate::player::PlayState::Stopped`].
 //!
 //! The hook runs on the caller of `emergency_stop` (or the watchdog task), after the
 //! latch is set and every App was sent 0 and clear, with no gate lock held (so a hook may
 //! send a `clear-N` through a guarded terminal): it must not block. The latch already
 //! refuses the player's next `add_pulses`, so stopping is about tidiness, not safety.
 
-use super::HubInner;
+use super::hub::HubInner;
 use std::sync::{Arc, Weak};
 use tokio_util::sync::CancellationToken;
 

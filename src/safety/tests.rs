@@ -3,12 +3,13 @@
 
 use super::*;
 use crate::protocol::command::{AppCommand, AppReport, StrengthMode, StrengthReport};
+use crate::protocol::Frame;
 use crate::protocol::{Envelope, MessageType};
-use crate::terminal::{Direction, EventSink};
-use crate::waveform::Frame;
+use crate::terminal::{Direction, EventSink, TerminalError};
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use tokio::time::Duration;
 use uuid::Uuid;
 
 /// The simulated App behind the recorder: applies commands, queues its reports.

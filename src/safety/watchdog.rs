@@ -8,7 +8,7 @@
 //! [`super::SafetyHub::renew_lease`] lifts it, with every target still 0. While lapsed,
 //! requests above 0 and pulses are refused with `SafetyError::LeaseLapsed`.
 
-use super::HubInner;
+use super::hub::HubInner;
 use std::sync::{Arc, Weak};
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Duration, Instant};

@@ -1,22 +1,15 @@
-//! The in-process terminal: joins the registry directly, no socket, same [`Terminal`] API.
+//! The in-process terminal: joins the relay directly, no socket, same [`Terminal`] API.
 
 use super::{channel, Link, Terminal, TerminalEvents};
-use crate::relay::registry::{Outbox, Registry};
-use crate::relay::Role;
-use tokio_util::sync::CancellationToken;
+use crate::relay::RelayHandle;
 
-/// Registers a new local terminal with the relay's registry.
-pub(crate) fn join(registry: &Registry) -> (Terminal, TerminalEvents) {
-    let (sink, state, events) = channel();
-    // Nothing to cancel: a local terminal has no task; it leaves when its handle does.
-    let id = registry.join(
-        Outbox::Local(sink),
-        None,
-        Role::Local,
-        CancellationToken::new(),
-    );
-    (
-        Terminal::new(id, Link::Local(registry.clone()), state),
-        events,
-    )
+impl Terminal {
+    /// Adds a terminal inside this process to `relay`; its App scans
+    /// [`Terminal::pairing_url`]. Several may coexist (one per phone). Closing it (or
+    /// dropping every handle) sends `break` 209 to its App.
+    pub fn local(relay: &RelayHandle) -> (Terminal, TerminalEvents) {
+        let (sink, state, events) = channel();
+        let link = relay.join_local(Box::new(sink));
+        (Terminal::new(link.id(), Link::Local(link), state), events)
+    }
 }

@@ -16,9 +16,9 @@ use crate::protocol::command::{
     AppCommand, AppReport, Channel, FeedbackButton, StrengthMode, StrengthReport, MAX_PULSE_FRAMES,
     MAX_STRENGTH,
 };
+use crate::protocol::Frame;
 use crate::protocol::{Code, Envelope, MessageType};
-use crate::relay::registry::Registry;
-use crate::waveform::Frame;
+use crate::relay::{LocalEndpoint, LocalLink};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -110,7 +110,8 @@ pub(crate) struct TermState {
 }
 
 /// Receives frames addressed to a terminal, keeps its state and turns them into events.
-/// Used inline by the registry (local) and by the socket task (remote), so no extra task.
+/// Used inline by the relay (local, as its [`LocalEndpoint`]) and by the socket task
+/// (remote), so no extra task.
 #[derive(Debug, Clone)]
 pub(crate) struct EventSink {
     state: Arc<Mutex<TermState>>,
@@ -133,6 +134,12 @@ impl EventSink {
     pub(crate) fn closed(&self) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).app = None;
         let _ = self.events.send(TerminalEvent::Closed);
+    }
+}
+
+impl LocalEndpoint for EventSink {
+    fn deliver(&self, frame: Envelope) -> bool {
+        self.push(frame)
     }
 }
 
@@ -213,8 +220,8 @@ pub(crate) fn channel() -> (EventSink, Arc<Mutex<TermState>>, TerminalEvents) {
 
 #[derive(Debug)]
 enum Link {
-    /// In-process: frames go straight into the registry.
-    Local(Registry),
+    /// In-process: frames go straight into the relay; dropping the link leaves it.
+    Local(LocalLink),
     /// Over a socket: serialized frames go to the socket task.
     Remote {
         tx: mpsc::Sender<Message>,
@@ -232,9 +239,9 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        match &self.link {
-            Link::Local(reg) => reg.leave(self.id, "terminal removed"),
-            Link::Remote { stop, .. } => stop.cancel(),
+        // A local link leaves the relay when it drops with `self`.
+        if let Link::Remote { stop, .. } = &self.link {
+            stop.cancel();
         }
     }
 }
@@ -268,7 +275,7 @@ impl Terminal {
     pub fn app(&self) -> Option<Uuid> {
         match &self.inner.link {
             // The registry is the truth for in-process terminals.
-            Link::Local(reg) => reg.pair_of(self.inner.id),
+            Link::Local(link) => link.paired_with(),
             Link::Remote { .. } => self.lock().app,
         }
     }
@@ -363,7 +370,7 @@ impl Terminal {
             max: max_frames_for(&env.client_id, &env.target_id),
         })?;
         match &self.inner.link {
-            Link::Local(reg) => reg.send_local(self.inner.id, env).map_err(|c| match c {
+            Link::Local(link) => link.send(env).map_err(|c| match c {
                 Code::NotPaired => TerminalError::NotPaired,
                 c => TerminalError::Refused(c.as_u16()),
             }),
@@ -378,7 +385,7 @@ impl Terminal {
     /// `break` 209.
     pub fn close(&self) {
         match &self.inner.link {
-            Link::Local(reg) => reg.leave(self.inner.id, "terminal removed"),
+            Link::Local(link) => link.leave(),
             Link::Remote { stop, .. } => stop.cancel(),
         }
     }

@@ -4,7 +4,6 @@
 use super::{channel, EventSink, Link, Terminal, TerminalEvents};
 use crate::protocol::codec::{self, Inbound};
 use crate::protocol::{MessageType, TARGET_ID_MESSAGE};
-use crate::{Error, Result};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -18,19 +17,30 @@ const SEND_QUEUE: usize = 256;
 /// How long the relay has to hand out our id.
 const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why [`connect`] could not join the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The WebSocket connection or handshake failed.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] Box<tokio_tungstenite::tungstenite::Error>),
+    /// The relay did not hand out an id in time, or closed first.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+}
+
 /// Connects to the relay at `url` (`ws://host:port`), waits for the id it hands out and
 /// returns the terminal. Pair it by showing `terminal.pairing_url(url)` to the App.
 ///
 /// # Errors
 /// Connection and handshake failures, or no greeting within 10 s.
-pub async fn connect(url: &str) -> Result<(Terminal, TerminalEvents)> {
+pub async fn connect(url: &str) -> Result<(Terminal, TerminalEvents), ConnectError> {
     // Nagle off: commands are small and latency is what the user feels.
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
-        .map_err(|e| Error::WebSocket(Box::new(e)))?;
+        .map_err(|e| ConnectError::WebSocket(Box::new(e)))?;
     let id = tokio::time::timeout(GREETING_TIMEOUT, async {
         while let Some(frame) = ws.next().await {
-            let frame = frame.map_err(|e| Error::WebSocket(Box::new(e)))?;
+            let frame = frame.map_err(|e| ConnectError::WebSocket(Box::new(e)))?;
             let Message::Text(text) = frame else { continue };
             if let Ok(Inbound::Envelope(env)) = codec::decode(&text) {
                 if env.kind == MessageType::Bind && env.message == TARGET_ID_MESSAGE {
@@ -40,10 +50,12 @@ pub async fn connect(url: &str) -> Result<(Terminal, TerminalEvents)> {
                 }
             }
         }
-        Err(Error::Timeout("relay closed before handing out an id"))
+        Err(ConnectError::Timeout(
+            "relay closed before handing out an id",
+        ))
     })
     .await
-    .map_err(|_| Error::Timeout("relay greeting"))??;
+    .map_err(|_| ConnectError::Timeout("relay greeting"))??;
     let (sink, state, events) = channel();
     let (tx, rx) = mpsc::channel(SEND_QUEUE);
     let stop = CancellationToken::new();

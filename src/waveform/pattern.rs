@@ -3,7 +3,7 @@
 //! A [`Pattern`] is what the App's waveform editor shows: a header (rest, play rate,
 //! balance) and up to [`MAX_SECTIONS`] sections, each a frequency ramp plus a list of
 //! intensity bars ([`Point`]s). [`Pattern::frames`] turns it into the 100 ms [`Frame`]s the
-//! box plays, following `shared/waveform-format.md` §6–§7 in exact integer arithmetic.
+//! box plays, following `docs/waveform-format.md` §6–§7 in exact integer arithmetic.
 //!
 //! Every field is a small validated type, so a `Pattern` that exists can always be expanded
 //! without panicking and only ever yields valid frames. The only invariants the types cannot
@@ -15,14 +15,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::frame::{hz_to_byte, Frame};
+use crate::protocol::frame::{hz_to_byte, Frame};
 
 /// Most sections a pattern may hold (the App's reported limit).
 pub const MAX_SECTIONS: usize = 10;
 /// Most points a section may hold (the App's reported limit).
 pub const MAX_POINTS: usize = 500;
 
-/// Frequency values (10..=1000) by index, §4.1. The "frequency value" is what protocol.md
+/// Frequency values (10..=1000) by index, §4.1. The "frequency value" is what docs/protocol.md
 /// calls Hz: the number `hz_to_byte` turns into a frame byte.
 pub const FREQ: [u16; 84] = [
     10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, //
@@ -166,7 +166,7 @@ bounded_u8!(
 );
 
 impl FreqIndex {
-    /// The frequency value (protocol.md's "Hz", 10..=1000) this index stands for.
+    /// The frequency value (docs/protocol.md's "Hz", 10..=1000) this index stands for.
     pub fn value(self) -> u16 {
         FREQ[usize::from(self.0)]
     }

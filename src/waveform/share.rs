@@ -1,6 +1,6 @@
 //! `Dungeonlab+pulse:` share strings ↔ [`Pattern`].
 //!
-//! The grammar and the repairs are `shared/waveform-format.md` §2 and §8. Text from users
+//! The grammar and the repairs are `docs/waveform-format.md` §2 and §8. Text from users
 //! is parsed **leniently** by default: every repair is recorded as a [`Warning`] with its
 //! position. **Strict** parsing turns the first warning into an error, which suits text
 //! that claims to come straight from the App (all official waveforms parse strictly).
@@ -9,6 +9,9 @@
 //!
 //! [`format()`] writes the canonical text; `parse(&format(p))` gives back `p` for every
 //! valid pattern.
+//!
+//! By hand on purpose: the App's format has no grammar crate, and the repairs with positions
+//! need a parser that knows every field.
 //!
 //! ```
 //! use dglab_core::waveform::share;

@@ -3,7 +3,7 @@
 
 Run by tests/interop_pydglab.rs as `python pydglab_terminal.py ws://127.0.0.1:PORT`.
 The terminal is PyDGLab-WS's own `DGLabWSConnect`; the App is simulated here with plain
-`websockets`, speaking the frames protocol.md describes, so that neither side is our code.
+`websockets`, speaking the frames docs/protocol.md describes, so that neither side is our code.
 
 One line per check ("PASS name" / "FAIL name: detail"); exit status 1 if any check
 failed, 2 if the script could not run to the end. Every await has a timeout so a relay

@@ -4,13 +4,13 @@
 #![allow(dead_code)] // each including crate uses a different part
 
 use super::sim_app::{Rng, SimApp, SimConfig};
-use dglab_core::waveform::player::{Player, PlayerConfig, Repeat};
+use dglab_core::player::{Player, PlayerConfig, Repeat};
 use dglab_core::{Channel, Frame};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Example 4 of waveform-format.md §10 ("波浪涟漪"): 56 frames and 1 rest frame.
+/// Example 4 of docs/waveform-format.md §10 ("波浪涟漪"): 56 frames and 1 rest frame.
 pub fn ripple() -> Vec<Frame> {
     let bytes = [
         0x0A, 0x11, 0x19, 0x21, 0x28, 0x30, 0x38, 0x3F, 0x47, 0x4F, 0x56, 0x5E, 0x64, 0x66,
@@ -25,7 +25,7 @@ pub fn ripple() -> Vec<Frame> {
     v
 }
 
-/// Example 1 of waveform-format.md §10 ("呼吸"): 8 frames and 4 rest frames.
+/// Example 1 of docs/waveform-format.md §10 ("呼吸"): 8 frames and 4 rest frames.
 pub fn breath() -> Vec<Frame> {
     let mut v: Vec<Frame> = [0, 20, 40, 60, 80, 100, 100, 100]
         .iter()

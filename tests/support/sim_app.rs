@@ -1,7 +1,7 @@
 //! A simulated DG-LAB App behind a delayed but ordered link, for tokio's paused clock.
 //!
 //! Shared by `tests/player.rs` and `benches/player_sim.rs` (included with `#[path]`).
-//! The model, per protocol.md:
+//! The model, per docs/protocol.md:
 //! - every message takes 0..=`max_delay` (seeded, hand-written PRNG) but never overtakes
 //!   an earlier one, as on one TCP connection shared by both channels;
 //! - per channel the App keeps a queue of at most 500 frames (extra frames are dropped and
@@ -15,9 +15,9 @@
 
 #![allow(dead_code)] // each including crate uses a different part
 
+use dglab_core::player::PulseOutput;
 use dglab_core::safety::SafetyError;
 use dglab_core::terminal::TerminalError;
-use dglab_core::waveform::player::PulseOutput;
 use dglab_core::{Channel, Frame};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// The App's per-channel queue limit (protocol.md).
+/// The App's per-channel queue limit (docs/protocol.md).
 pub const APP_QUEUE: usize = 500;
 /// How often the App plays a frame.
 pub const TICK: Duration = Duration::from_millis(100);

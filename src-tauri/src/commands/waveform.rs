@@ -2,9 +2,9 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
+use dglab_core::player::Repeat;
 use dglab_core::protocol::command::Channel;
 use dglab_core::waveform::pattern::{DURATION, FREQ, MAX_POINTS, MAX_SECTIONS};
-use dglab_core::waveform::player::Repeat;
 use dglab_core::waveform::{share, Pattern};
 use serde::{Deserialize, Serialize};
 use tauri::State;

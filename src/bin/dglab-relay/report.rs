@@ -51,8 +51,6 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
                 format!("break: terminal {terminal} and App {app} unpaired (209){rest}"),
             )
         }
-        // Only present when a hub reports to the relay; this binary logs its hub directly.
-        RelayEvent::Safety { event } => safety_event(event),
         RelayEvent::RoundTrip { id, rtt } => (
             Level::Debug,
             format!("ping {id}: {:.1} ms round trip", rtt.as_secs_f64() * 1000.0),

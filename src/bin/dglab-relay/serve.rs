@@ -13,7 +13,7 @@ use crate::args::ServeArgs;
 use crate::{pairing, report};
 use dglab_core::relay::{self, RelayConfig, RelayHandle};
 use dglab_core::safety::{GuardedEvents, GuardedTerminal, SafetyConfig, SafetyEvent, SafetyHub};
-use dglab_core::TerminalEvent;
+use dglab_core::{Terminal, TerminalEvent};
 use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -208,7 +208,7 @@ fn start_local_terminal(
 ) -> Result<Local, String> {
     let hub = SafetyHub::new(safety.clone()).map_err(|e| format!("safety settings: {e}"))?;
     let safety = hub.subscribe();
-    let (raw, raw_events) = relay.local_terminal();
+    let (raw, raw_events) = Terminal::local(relay);
     // The hub gets the only handle: a clone kept here would bypass the gate.
     let (terminal, events) = hub.guard(raw, raw_events);
     let choice = pairing::choose_here(public_url, relay.local_addr());

@@ -9,9 +9,9 @@
 //! lapsed); a bare terminal's own errors arrive as [`SafetyError::Terminal`].
 
 use crate::protocol::command::{Channel, MAX_PULSE_FRAMES};
+use crate::protocol::Frame;
 use crate::safety::{GuardedTerminal, SafetyError};
 use crate::terminal::Terminal;
-use crate::waveform::Frame;
 use std::sync::Arc;
 
 /// A non-blocking sink for pulse commands to one App.

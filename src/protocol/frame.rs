@@ -155,7 +155,7 @@ impl<'de> serde::Deserialize<'de> for Frame {
     }
 }
 
-/// Frequency in Hz (10..=1000) → frame byte, as protocol.md gives it: 10..=100 unchanged,
+/// Frequency in Hz (10..=1000) → frame byte, as docs/protocol.md gives it: 10..=100 unchanged,
 /// 101..=600 → (f − 100) / 5 + 100, 601..=1000 → (f − 600) / 10 + 200, anything else → 10.
 pub fn hz_to_byte(hz: u32) -> u8 {
     match hz {

@@ -25,7 +25,7 @@
 //!   `stop` returns no pulse of the stopped waveform can be sent. Pulses already in
 //!   flight reach the App before the clear (one ordered link) and are wiped by it.
 //! - **Clean switch**: [`Player::play`] while playing sends `clear-N` at once, then waits
-//!   `switch_gap` (default 100 ms) before the new pass, because protocol.md warns that
+//!   `switch_gap` (default 100 ms) before the new pass, because docs/protocol.md warns that
 //!   pulses sent in the same instant as a clear may be wiped by it. Switch latency is
 //!   `switch_gap` + link delay + up to one App frame.
 //!
@@ -46,8 +46,8 @@ mod schedule;
 pub use output::PulseOutput;
 
 use crate::protocol::command::Channel;
+use crate::protocol::Frame;
 use crate::safety::{SafetyError, Stoppable};
-use crate::waveform::Frame;
 use schedule::{Limits, Slot};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -338,7 +338,7 @@ impl Player {
     ///
     /// ```no_run
     /// # use dglab_core::{Channel, SafetyConfig, SafetyHub, GuardedTerminal};
-    /// # use dglab_core::waveform::player::{Player, PlayerConfig};
+    /// # use dglab_core::player::{Player, PlayerConfig};
     /// # fn f(hub: &SafetyHub, terminal: GuardedTerminal) {
     /// let player = Player::spawn(terminal, Channel::A, PlayerConfig::default()).unwrap();
     /// let registration = hub.register_stop(player.stop_hook());

@@ -15,8 +15,8 @@
 
 use super::{PlayState, PlayerConfig, Progress, PulseOutput, Repeat, FRAME_TIME};
 use crate::protocol::command::{Channel, MAX_PULSE_FRAMES};
+use crate::protocol::Frame;
 use crate::safety::SafetyError;
-use crate::waveform::Frame;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -143,7 +143,7 @@ impl Slot {
             self.state = PlayState::Failed(e.clone());
             return Err(e);
         }
-        // Pulses sent in the same instant as a clear may be wiped by it (protocol.md),
+        // Pulses sent in the same instant as a clear may be wiped by it (docs/protocol.md),
         // so the new pass waits `switch_gap` after whichever clear came last.
         let start_at = self
             .last_clear
