@@ -7,7 +7,7 @@
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
 //! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
-//! - `wave.rs`: the `wave` subcommand.
+//! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
 mod logger;
