@@ -4,6 +4,7 @@
 
 use dglab_core::pairing::validate_public_url;
 use dglab_core::protocol::command::MAX_STRENGTH;
+use dglab_core::safety::ConfigError;
 use dglab_core::SafetyConfig;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -88,7 +89,7 @@ impl Default for ServeArgs {
             heartbeat: Some(Duration::from_secs(60)),
             local_terminal: false,
             public_url: None,
-            safety: SafetyConfig::from_flags(None, None, None, None)
+            safety: safety_from_flags(None, None, None)
                 .expect("the default safety settings are in range"),
         }
     }
@@ -219,9 +220,30 @@ fn parse_serve(args: &[String]) -> Result<Command, ArgError> {
             "{name} limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
         )));
     }
-    out.safety = SafetyConfig::from_flags(cap_a, cap_b, rise, None)
+    out.safety = safety_from_flags(cap_a, cap_b, rise)
         .map_err(|e| err(format!("invalid safety settings: {e}")))?;
     Ok(Command::Serve(out))
+}
+
+/// The local terminal's safety settings from `--cap-a`, `--cap-b` and
+/// `--max-rise-per-sec`: a missing flag takes the core's default, and the watchdog stays
+/// off (nobody renews a lease in a headless relay).
+///
+/// # Errors
+/// [`ConfigError`] if a value is out of range (see [`SafetyConfig::validate`]).
+pub fn safety_from_flags(
+    cap_a: Option<u8>,
+    cap_b: Option<u8>,
+    max_rise_per_sec: Option<u16>,
+) -> Result<SafetyConfig, ConfigError> {
+    let config = SafetyConfig {
+        cap_a: cap_a.unwrap_or(SafetyConfig::DEFAULT_CAP),
+        cap_b: cap_b.unwrap_or(SafetyConfig::DEFAULT_CAP),
+        max_rise_per_sec: max_rise_per_sec.unwrap_or(SafetyConfig::DEFAULT_MAX_RISE_PER_SEC),
+        watchdog: None,
+    };
+    config.validate()?;
+    Ok(config)
 }
 
 /// A cap is a strength: 0..=200 (0 allows nothing above 0 on that channel).
