@@ -7,51 +7,64 @@
 //!   length, the total, and every repair the lenient parser made.
 //!
 //! A parse error prints its position and what was expected, and exits 1; bad arguments
-//! print the usage and exit 2.
+//! are clap's usage error (exit 2).
 
 use std::io::{self, Write};
 
+use clap::{Args, Subcommand};
 use dglab_core::waveform::share::{self, ParseError, Strictness};
 use dglab_core::waveform::{FrequencyMode, Pattern};
 
-/// Usage text for `wave`.
-pub const USAGE: &str = "\
-usage: dglab-relay wave frames [--strict] '<Dungeonlab+pulse:...>'
-       dglab-relay wave check  [--strict] '<Dungeonlab+pulse:...>'
-
-  frames   print the frames of one pass as a JSON array on one line
-  check    summarise the sections, their lengths and any repairs made
-  --strict reject text that needs any repair instead of fixing it";
-
-/// Runs the `wave` subcommand on stdout/stderr and returns the process exit code.
-pub fn run(args: &[String]) -> i32 {
-    wave_cli(args, &mut io::stdout(), &mut io::stderr())
+/// `wave`'s arguments.
+#[derive(Debug, Args)]
+#[command(display_name = "dglab-relay", arg_required_else_help = true)]
+pub struct WaveArgs {
+    #[command(subcommand)]
+    tool: Tool,
+    /// Reject text that needs any repair instead of fixing it
+    #[arg(long, global = true)]
+    strict: bool,
 }
 
-/// Runs `wave` with the arguments that follow it; returns the process exit code:
-/// 0 done, 1 the text is not a waveform (or output failed), 2 bad arguments.
-fn wave_cli(args: &[String], out: &mut impl Write, err: &mut impl Write) -> i32 {
-    let mut strictness = Strictness::Lenient;
-    let mut words = Vec::new();
-    for arg in args {
-        match arg.as_str() {
-            "--strict" => strictness = Strictness::Strict,
-            "-h" | "--help" | "help" => return exit(writeln!(out, "{USAGE}"), 0),
-            _ => words.push(arg.as_str()),
-        }
-    }
-    let (command, text) = match words.as_slice() {
-        [command @ ("frames" | "check"), text] => (*command, *text),
-        _ => return exit(writeln!(err, "{USAGE}"), 2),
+#[derive(Debug, Subcommand)]
+enum Tool {
+    /// Print the frames of one pass as a JSON array on one line
+    #[command(display_name = "dglab-relay")]
+    Frames {
+        /// The share string, 'Dungeonlab+pulse:...'
+        #[arg(value_name = "SHARE")]
+        text: String,
+    },
+    /// Summarise the sections, their lengths and any repairs made
+    #[command(display_name = "dglab-relay")]
+    Check {
+        /// The share string, 'Dungeonlab+pulse:...'
+        #[arg(value_name = "SHARE")]
+        text: String,
+    },
+}
+
+/// Runs the `wave` subcommand on stdout/stderr and returns the process exit code.
+pub fn run(args: &WaveArgs) -> i32 {
+    execute(args, &mut io::stdout(), &mut io::stderr())
+}
+
+/// Runs one tool; returns the process exit code: 0 done, 1 the text is not a waveform
+/// (or output failed).
+fn execute(args: &WaveArgs, out: &mut impl Write, err: &mut impl Write) -> i32 {
+    let strictness = if args.strict {
+        Strictness::Strict
+    } else {
+        Strictness::Lenient
     };
+    let (Tool::Frames { text } | Tool::Check { text }) = &args.tool;
     let parsed = match share::parse_with(text, strictness) {
         Ok(parsed) => parsed,
         Err(e) => return exit(report_error(err, text, &e), 1),
     };
-    let result = if command == "frames" {
-        frames(out, err, &parsed)
-    } else {
-        check(out, &parsed)
+    let result = match args.tool {
+        Tool::Frames { .. } => frames(out, err, &parsed),
+        Tool::Check { .. } => check(out, &parsed),
     };
     exit(result, 0)
 }
@@ -157,10 +170,24 @@ fn seconds(ms: u64) -> String {
 mod tests {
     use super::*;
 
+    /// `dglab-relay wave ARGS…`: (exit code, stdout, stderr); a usage error or help is
+    /// rendered the way `main` prints it.
     fn run(args: &[&str]) -> (i32, String, String) {
-        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        let argv = ["dglab-relay", "wave"].iter().chain(args);
+        let wave = match crate::args::parse(argv) {
+            Ok(crate::args::Command::Wave(wave)) => wave,
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => {
+                let text = e.render().to_string();
+                return if e.use_stderr() {
+                    (e.exit_code(), String::new(), text)
+                } else {
+                    (e.exit_code(), text, String::new())
+                };
+            }
+        };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = wave_cli(&args, &mut out, &mut err);
+        let code = execute(&wave, &mut out, &mut err);
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -245,11 +272,27 @@ mod tests {
         ] {
             let (code, out, err) = run(args);
             assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
-            assert!(err.starts_with("usage:"), "{args:?}");
+            assert!(err.contains("Usage: dglab-relay wave"), "{args:?}: {err}");
         }
-        let (code, out, _) = run(&["--help"]);
-        assert_eq!(code, 0);
-        assert!(out.starts_with("usage:"));
+        for args in [&["--help"][..], &["help"], &["frames", "--help"]] {
+            let (code, out, _) = run(args);
+            assert_eq!(code, 0);
+            assert!(out.contains("Usage: dglab-relay wave"), "{out}");
+        }
+    }
+
+    #[test]
+    fn strict_goes_before_or_after_the_tool() {
+        let repaired = "Dungeonlab+pulse:0,3,8=0,0,0,1,1/50-1,50-1";
+        for args in [
+            &["--strict", "check", repaired][..],
+            &["check", "--strict", repaired],
+            &["check", repaired, "--strict"],
+        ] {
+            let (code, _, err) = run(args);
+            assert_eq!(code, 1, "{args:?}");
+            assert!(err.contains("strict mode"), "{err}");
+        }
     }
 
     #[test]
