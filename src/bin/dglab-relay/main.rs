@@ -3,7 +3,7 @@
 //! whose QR code is printed); `wave` holds waveform tools.
 //!
 //! - `args.rs`: subcommands, flags and help, declared with clap.
-//! - `logger.rs`: the stderr logger behind the `log` facade (`DGLAB_LOG`).
+//! - `logger.rs`: env_logger on stderr, its level and filters from `DGLAB_LOG`.
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
 //! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
