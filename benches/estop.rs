@@ -69,7 +69,11 @@ async fn main() {
         },
     )
     .unwrap();
-    let hub = SafetyHub::new(SafetyConfig::from_flags(None, None, None, None).unwrap()).unwrap();
+    let hub = SafetyHub::new(SafetyConfig {
+        watchdog: None,
+        ..SafetyConfig::default()
+    })
+    .unwrap();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut terms = vec![];
     for _ in 0..APPS {

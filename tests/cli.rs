@@ -256,24 +256,32 @@ fn busy_port_is_one_line_and_exit_2() {
     );
 }
 
+/// Usage errors are clap's: `error: …` on stderr, then the usage or a pointer to
+/// `--help`, exit code 2, nothing on stdout.
 #[test]
 fn bad_arguments_print_the_usage_and_exit_2() {
     let (code, out, err) = run(&["serve", "--bogus"]);
     assert_eq!(code, Some(2));
     assert_eq!(out, "");
     assert!(
-        err.starts_with("error: unknown option \"--bogus\"\n"),
+        err.starts_with("error: unexpected argument '--bogus' found\n"),
         "{err}"
     );
     assert!(err.contains("Usage: dglab-relay serve"), "{err}");
 
-    let (code, _, err) = run(&["serve", "--port", "99999"]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("--port expects 0..=65535"), "{err}");
+    let (code, out, err) = run(&["serve", "--port", "99999"]);
+    assert_eq!((code, out.as_str()), (Some(2), ""));
+    assert!(
+        err.starts_with(
+            "error: invalid value '99999' for '--port <N>': 99999 is not in 0..=65535\n"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("try '--help'"), "{err}");
 
-    let (code, _, err) = run(&[]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("Usage:"), "{err}");
+    let (code, out, err) = run(&[]);
+    assert_eq!((code, out.as_str()), (Some(2), ""));
+    assert!(err.contains("Usage: dglab-relay <COMMAND>"), "{err}");
 }
 
 #[test]
@@ -282,19 +290,24 @@ fn bad_safety_flags_print_the_usage_and_exit_2() {
     assert_eq!(code, Some(2));
     assert_eq!(out, "");
     assert!(
-        err.starts_with("error: --cap-a expects a strength 0..=200, got \"201\"\n"),
+        err.starts_with(
+            "error: invalid value '201' for '--cap-a <N>': expected a strength 0..=200\n"
+        ),
         "{err}"
     );
-    assert!(err.contains("Usage: dglab-relay serve"), "{err}");
+    assert!(err.contains("try '--help'"), "{err}");
 
     let (code, _, err) = run(&["serve", "--local-terminal", "--cap-b=x"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("--cap-b expects a strength 0..=200"), "{err}");
+    assert!(
+        err.contains("for '--cap-b <N>': expected a strength 0..=200"),
+        "{err}"
+    );
 
     let (code, _, err) = run(&["serve", "--local-terminal", "--max-rise-per-sec", "0"]);
     assert_eq!(code, Some(2));
     assert!(
-        err.contains("--max-rise-per-sec expects strength units per second 1..=200"),
+        err.contains("for '--max-rise-per-sec <N>': expected strength units per second 1..=200"),
         "{err}"
     );
 
@@ -305,19 +318,22 @@ fn bad_safety_flags_print_the_usage_and_exit_2() {
         err.starts_with("error: --cap-a limits the local terminal only"),
         "{err}"
     );
+    assert!(err.contains("Usage: dglab-relay serve"), "{err}");
 }
 
 #[test]
 fn help_and_version_exit_0_on_stdout() {
     let (code, out, err) = run(&["serve", "--help"]);
     assert_eq!((code, err.as_str()), (Some(0), ""));
-    assert!(out.contains("--heartbeat SECS"), "{out}");
-    for flag in ["--cap-a N", "--cap-b N", "--max-rise-per-sec N"] {
+    assert!(out.contains("--heartbeat <SECS>"), "{out}");
+    for flag in ["--cap-a <N>", "--cap-b <N>", "--max-rise-per-sec <N>"] {
         assert!(out.contains(flag), "{out}");
     }
-    let (code, out, _) = run(&["--version"]);
-    assert_eq!(code, Some(0));
-    assert_eq!(out, format!("dglab-relay {}\n", env!("CARGO_PKG_VERSION")));
+    for args in [&["--version"][..], &["serve", "-V"]] {
+        let (code, out, _) = run(args);
+        assert_eq!(code, Some(0));
+        assert_eq!(out, format!("dglab-relay {}\n", env!("CARGO_PKG_VERSION")));
+    }
 }
 
 #[cfg(unix)]

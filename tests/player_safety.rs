@@ -18,7 +18,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Caps 40/40, 10 per second, no watchdog (nobody here renews a lease).
 fn hub() -> SafetyHub {
-    SafetyHub::new(SafetyConfig::from_flags(None, None, None, None).unwrap()).unwrap()
+    SafetyHub::new(SafetyConfig {
+        watchdog: None,
+        ..SafetyConfig::default()
+    })
+    .unwrap()
 }
 
 /// A guarded local terminal with an App bound to it.

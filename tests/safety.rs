@@ -111,8 +111,13 @@ fn frame() -> Frame {
 #[tokio::test]
 async fn the_gate_over_real_sockets() {
     let relay = start_relay().await;
-    let hub =
-        SafetyHub::new(SafetyConfig::from_flags(Some(10), Some(5), None, None).unwrap()).unwrap();
+    let hub = SafetyHub::new(SafetyConfig {
+        cap_a: 10,
+        cap_b: 5,
+        watchdog: None,
+        ..SafetyConfig::default()
+    })
+    .unwrap();
     let (raw, raw_events) = Terminal::local(&relay);
     let (term, mut ev) = hub.guard(raw, raw_events);
     let mut app = SimApp::pair(&relay, &term, &mut ev).await;

@@ -7,7 +7,7 @@
 //! - [`pairing_url`]: the exact string the App expects (docs/protocol.md, "QR code").
 //! - [`lan`]: which of this machine's IPv4 addresses a phone on the same Wi-Fi can reach.
 //! - [`url`]: `ws://host:port` bases and validation of a user-supplied public URL.
-//! - [`qr`]: the QR code as SVG (desktop UI) or as Unicode half blocks (terminal).
+//! - [`qr`]: the QR code as SVG (desktop UI).
 
 pub mod lan;
 pub mod qr;
@@ -17,7 +17,7 @@ pub use lan::{
     interface_addresses, is_virtual_interface, lan_candidates, parse_default_route_interfaces,
     rank_addresses, InterfaceAddr, LanCandidate, Tier,
 };
-pub use qr::{qr_svg, qr_text, QrError};
+pub use qr::{qr_svg, QrError};
 pub use url::{validate_public_url, ws_base, PublicUrlError};
 
 use uuid::Uuid;

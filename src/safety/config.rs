@@ -1,11 +1,11 @@
-//! What the user (or the headless binary's flags) decides about safety, validated once.
+//! What the user decides about safety (caps, rise rate, watchdog), validated once.
 
 use crate::protocol::command::{Channel, MAX_STRENGTH};
 use std::time::Duration;
 
-/// The safety hub's settings. Build with [`SafetyConfig::default`] (the desktop app) or
-/// [`SafetyConfig::from_flags`] (the headless binary), then hand it to
-/// [`super::SafetyHub::new`], which validates it.
+/// The safety hub's settings. Start from [`SafetyConfig::default`] (the desktop app's
+/// settings) and change the fields you need (the headless binary maps its flags onto
+/// them, watchdog off), then hand it to [`super::SafetyHub::new`], which validates it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafetyConfig {
     /// Highest strength this program will ever send on channel A (0..=200).
@@ -31,28 +31,6 @@ impl SafetyConfig {
     pub const MIN_LEASE: Duration = Duration::from_millis(100);
     /// Faster than this would be no ramp at all (5 ms per step).
     pub const MAX_RISE_PER_SEC: u16 = 200;
-
-    /// The headless binary's settings from its `--cap-a`, `--cap-b`, `--max-rise-per-sec`
-    /// (and, if it grows one, `--watchdog-ms`) flags; a missing flag takes the default,
-    /// and the watchdog stays off unless asked for.
-    ///
-    /// # Errors
-    /// [`ConfigError`] if a value is out of range (see [`SafetyConfig::validate`]).
-    pub fn from_flags(
-        cap_a: Option<u8>,
-        cap_b: Option<u8>,
-        max_rise_per_sec: Option<u16>,
-        watchdog: Option<Duration>,
-    ) -> Result<Self, ConfigError> {
-        let config = SafetyConfig {
-            cap_a: cap_a.unwrap_or(Self::DEFAULT_CAP),
-            cap_b: cap_b.unwrap_or(Self::DEFAULT_CAP),
-            max_rise_per_sec: max_rise_per_sec.unwrap_or(Self::DEFAULT_MAX_RISE_PER_SEC),
-            watchdog,
-        };
-        config.validate()?;
-        Ok(config)
-    }
 
     /// Checks every field's range.
     ///
@@ -131,35 +109,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flags_default_and_validate() {
-        let c = SafetyConfig::from_flags(None, Some(80), None, None).unwrap();
+    fn defaults_and_validate() {
+        let c = SafetyConfig::default();
         assert_eq!(
             (c.cap_a, c.cap_b, c.max_rise_per_sec, c.watchdog),
-            (40, 80, 10, None)
+            (40, 40, 10, Some(Duration::from_secs(2)))
         );
+        assert_eq!(c.validate(), Ok(()));
         assert_eq!(c.rise_interval(), Duration::from_millis(100));
+        let with = |f: fn(&mut SafetyConfig)| {
+            let mut c = SafetyConfig::default();
+            f(&mut c);
+            c.validate()
+        };
         assert_eq!(
-            SafetyConfig::from_flags(Some(201), None, None, None),
+            with(|c| c.cap_a = 201),
             Err(ConfigError::Cap {
                 channel: Channel::A,
                 cap: 201
             })
         );
+        assert_eq!(with(|c| c.max_rise_per_sec = 0), Err(ConfigError::Rate(0)));
         assert_eq!(
-            SafetyConfig::from_flags(None, None, Some(0), None),
-            Err(ConfigError::Rate(0))
-        );
-        assert_eq!(
-            SafetyConfig::from_flags(None, None, Some(201), None),
+            with(|c| c.max_rise_per_sec = 201),
             Err(ConfigError::Rate(201))
         );
         assert!(matches!(
-            SafetyConfig::from_flags(None, None, None, Some(Duration::from_millis(10))),
+            with(|c| c.watchdog = Some(Duration::from_millis(10))),
             Err(ConfigError::Lease(_))
         ));
-        assert_eq!(
-            SafetyConfig::default().watchdog,
-            Some(Duration::from_secs(2))
-        );
+        assert_eq!(with(|c| c.watchdog = None), Ok(()));
     }
 }

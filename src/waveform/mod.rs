@@ -6,13 +6,10 @@
 //! - [`pattern`]: the App's editable model (sections of intensity points, frequency modes)
 //!   and its exact expansion into frames.
 //! - [`share`]: `Dungeonlab+pulse:` share strings ↔ pattern, lenient or strict.
-//! - [`cli`]: `dglab-relay wave frames|check` as a function the binary calls.
 
-pub mod cli;
 pub mod pattern;
 pub mod share;
 
-pub use cli::wave_cli;
 pub use pattern::{
     Balance, DurationIndex, FreqIndex, FrequencyMode, Pattern, PatternError, PlayRate, Point,
     PointValue, Rest, Section,

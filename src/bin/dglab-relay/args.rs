@@ -1,65 +1,120 @@
-//! Command-line parsing, by hand: two subcommands and nine flags do not need a parser
-//! crate. Accepts `--flag value` and `--flag=value`; anything unknown is an error that the
-//! caller prints with the usage and exit code 2.
+//! The command line, declared with clap: subcommands, flags, defaults and `--help`.
+//! Accepts `--flag value` and `--flag=value`; a bad command line is clap's usage error
+//! (stderr, exit code 2), `--help` and `--version` print on stdout and exit 0.
+//!
+//! Our own parsers below give the ranges in plain words; [`parse`] then turns the flags
+//! into [`ServeArgs`], refusing the safety flags without `--local-terminal`.
 
-use dglab_core::pairing::validate_public_url;
+use crate::wave::WaveArgs;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use dglab_core::pairing::{validate_public_url, PublicUrlError};
 use dglab_core::protocol::command::MAX_STRENGTH;
 use dglab_core::SafetyConfig;
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-/// Top-level usage, printed for `--help` and after any argument error.
-pub const USAGE: &str = "\
-Usage: dglab-relay serve [--host ADDR] [--port N] [--heartbeat SECS] [--public-url URL]
-                         [--local-terminal [--cap-a N] [--cap-b N] [--max-rise-per-sec N]]
-       dglab-relay wave ...
-       dglab-relay --help | --version
-
-Commands:
-  serve   run the DG-LAB SOCKET v2 relay (see `dglab-relay serve --help`)
-  wave    waveform tools
-
-Log level: DGLAB_LOG=off|error|warn|info|debug|trace (default info)";
-
-/// `serve --help`.
-pub const SERVE_USAGE: &str = "\
-Usage: dglab-relay serve [OPTIONS]
-
-Options:
-  --host ADDR        address to listen on (default 0.0.0.0: every interface)
-  --port N           TCP port, 0 picks a free one (default 9999)
-  --heartbeat SECS   seconds between heartbeat frames, 0 turns them off (default 60)
-  --local-terminal   also run a terminal here: print its pairing QR code and log what
-                     the App reports (strength, feedback buttons). It is guarded: on
-                     Ctrl-C/SIGTERM its App is set to 0 on both channels and both
-                     waveform queues are cleared before the relay closes
-  --cap-a N          with --local-terminal: highest strength it ever sends on channel A,
-                     0..=200 (default 40)
-  --cap-b N          the same for channel B (default 40)
-  --max-rise-per-sec N
-                     with --local-terminal: fastest rise, strength units per second,
-                     1..=200 (default 10)
-  --public-url URL   ws:// or wss:// address the phone should use in the QR code
-                     (reverse proxy, port forward); default: this machine's LAN address
-  -h, --help         this text
-  -V, --version      the version
-
-Log level: DGLAB_LOG=off|error|warn|info|debug|trace (default info)";
+/// Shown under the top-level and `serve` help.
+const LOG_LEVEL_HELP: &str = "Log level: DGLAB_LOG=off|error|warn|info|debug|trace (default info)";
 
 /// Longest `--heartbeat`, one day.
 const MAX_HEARTBEAT_SECS: u64 = 86_400;
 
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dglab-relay",
+    version,
+    about = "The DG-LAB SOCKET v2 relay without a window",
+    after_help = LOG_LEVEL_HELP,
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CliCommand {
+    /// Run the DG-LAB SOCKET v2 relay
+    Serve(ServeFlags),
+    /// Waveform tools: a share string's frames, or a summary of it
+    Wave(WaveArgs),
+}
+
+/// `serve`'s flags as typed; [`parse`] checks and resolves them into [`ServeArgs`].
+///
+/// Numbers accept a leading `-` so that `--port -1` is told the range, not "unexpected
+/// argument". The help lines are wrapped by hand (`verbatim_doc_comment`) for an
+/// 80-column terminal: clap wraps only with its `wrap_help` feature, which would add a
+/// terminal-size crate. `display_name` keeps `serve --version` saying `dglab-relay`.
+#[derive(Debug, Args)]
+#[command(display_name = "dglab-relay", after_help = LOG_LEVEL_HELP)]
+struct ServeFlags {
+    /// Address to listen on: an IP address (0.0.0.0: every
+    /// interface, :: for IPv6) or localhost for
+    /// 127.0.0.1
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = parse_host,
+          verbatim_doc_comment)]
+    host: IpAddr,
+    /// TCP port, 0 picks a free one
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        default_value_t = 9999
+    )]
+    port: u16,
+    /// Seconds between heartbeat frames (at most 86400),
+    /// 0 turns them off
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, default_value_t = 60, value_parser = parse_heartbeat,
+          verbatim_doc_comment)]
+    heartbeat: u64,
+    /// Also run a terminal here: print its pairing QR code
+    /// and log what the App reports (strength, feedback
+    /// buttons). It is guarded: on Ctrl-C/SIGTERM its App is
+    /// set to 0 on both channels and both waveform queues are
+    /// cleared before the relay closes
+    #[arg(long, verbatim_doc_comment)]
+    local_terminal: bool,
+    /// With --local-terminal: highest strength it ever
+    /// sends on channel A, 0..=200
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_CAP,
+          value_parser = parse_strength, verbatim_doc_comment)]
+    cap_a: u8,
+    /// The same for channel B
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_CAP,
+          value_parser = parse_strength)]
+    cap_b: u8,
+    /// With --local-terminal: fastest rise, strength units
+    /// per second, 1..=200
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
+          value_parser = parse_rise, verbatim_doc_comment)]
+    max_rise_per_sec: u16,
+    /// ws:// or wss:// address the phone should use in the
+    /// QR code (reverse proxy, port forward); default: this
+    /// machine's LAN address
+    #[arg(long, value_name = "URL", value_parser = parse_public_url, verbatim_doc_comment)]
+    public_url: Option<String>,
+}
+
+/// The flags that only limit the local terminal, by argument id and flag.
+const SAFETY_FLAGS: [(&str, &str); 3] = [
+    ("cap_a", "--cap-a"),
+    ("cap_b", "--cap-b"),
+    ("max_rise_per_sec", "--max-rise-per-sec"),
+];
+
+/// What the user asked for, checked.
+#[derive(Debug)]
 pub enum Command {
     /// Run the relay.
     Serve(ServeArgs),
-    /// Waveform tools; the arguments after `wave`.
-    Wave(Vec<String>),
-    /// Print this usage text on stdout and exit 0.
-    Help(&'static str),
-    /// Print the version and exit 0.
-    Version,
+    /// A waveform tool.
+    Wave(WaveArgs),
 }
 
 /// `serve`'s settings.
@@ -80,156 +135,95 @@ pub struct ServeArgs {
     pub safety: SafetyConfig,
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        ServeArgs {
-            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            port: 9999,
-            heartbeat: Some(Duration::from_secs(60)),
-            local_terminal: false,
-            public_url: None,
-            safety: SafetyConfig::from_flags(None, None, None, None)
-                .expect("the default safety settings are in range"),
-        }
-    }
-}
-
-/// A bad command line; the message is one line, shown before the usage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError {
-    /// What is wrong.
-    pub message: String,
-    /// The usage text that fits (top level or `serve`).
-    pub usage: &'static str,
-}
-
-/// Parses the arguments after the program name.
+/// Parses the whole command line, program name first.
 ///
 /// # Errors
-/// [`ArgError`] for a missing or unknown subcommand, an unknown flag, a missing or
-/// malformed value.
-pub fn parse(args: &[String]) -> Result<Command, ArgError> {
-    let top = |message: String| ArgError {
-        message,
-        usage: USAGE,
-    };
-    match args.first().map(String::as_str) {
-        None => Err(top("a command is required".into())),
-        Some("serve") => parse_serve(&args[1..]),
-        Some("wave") => Ok(Command::Wave(args[1..].to_vec())),
-        Some("-h" | "--help" | "help") => Ok(Command::Help(USAGE)),
-        Some("-V" | "--version") => Ok(Command::Version),
-        Some(other) if other.starts_with('-') => Err(top(format!(
-            "unexpected option {other:?} before the command (try `dglab-relay serve {other}`)"
-        ))),
-        Some(other) => Err(top(format!("unknown command {other:?}"))),
+/// A [`clap::Error`] to print with [`clap::Error::print`] and exit with its
+/// [`clap::Error::exit_code`]: `--help` and `--version` (stdout, 0) as well as every
+/// usage error (stderr, 2).
+pub fn parse<I, T>(argv: I) -> Result<Command, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(argv)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    match cli.command {
+        CliCommand::Wave(wave) => Ok(Command::Wave(wave)),
+        CliCommand::Serve(flags) => {
+            let given = matches
+                .subcommand_matches("serve")
+                .map(|m| {
+                    SAFETY_FLAGS
+                        .iter()
+                        .filter(|(id, _)| m.value_source(id) == Some(ValueSource::CommandLine))
+                        .min_by_key(|(id, _)| m.index_of(id))
+                        .map(|(_, flag)| *flag)
+                })
+                .unwrap_or_default();
+            if let Some(flag) = given.filter(|_| !flags.local_terminal) {
+                // The relay only forwards other terminals' commands; a cap here would
+                // limit nothing, and a user must not believe otherwise.
+                let serve = cmd
+                    .find_subcommand_mut("serve")
+                    .expect("serve is a subcommand");
+                return Err(serve.error(
+                    ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "{flag} limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
+                    ),
+                ));
+            }
+            let safety = safety_from_flags(&flags);
+            Ok(Command::Serve(ServeArgs {
+                host: flags.host,
+                port: flags.port,
+                heartbeat: (flags.heartbeat > 0).then(|| Duration::from_secs(flags.heartbeat)),
+                local_terminal: flags.local_terminal,
+                public_url: flags.public_url,
+                safety,
+            }))
+        }
     }
 }
 
-fn parse_serve(args: &[String]) -> Result<Command, ArgError> {
-    let err = |message: String| ArgError {
-        message,
-        usage: SERVE_USAGE,
-    };
-    let mut out = ServeArgs::default();
-    // The safety flags, remembered by name so a missing --local-terminal can be named.
-    let (mut cap_a, mut cap_b, mut rise) = (None, None, None);
-    let mut safety_flag: Option<&'static str> = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        // `--flag=value` and `--flag value` both work.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, ArgError> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| err(format!("{name} needs a value")))
-        };
-        match flag {
-            "-h" | "--help" => return Ok(Command::Help(SERVE_USAGE)),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--host" => out.host = parse_host(&value("--host")?).map_err(err)?,
-            "--port" => {
-                let v = value("--port")?;
-                out.port = v
-                    .parse()
-                    .map_err(|_| err(format!("--port expects 0..=65535, got {v:?}")))?;
-            }
-            "--heartbeat" => {
-                let v = value("--heartbeat")?;
-                // Capped at a day: the relay adds the interval to `Instant::now()`, which
-                // panics on overflow, and a day is already far past any useful heartbeat.
-                let secs = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| *s <= MAX_HEARTBEAT_SECS)
-                    .ok_or_else(|| {
-                        err(format!(
-                            "--heartbeat expects whole seconds 0..={MAX_HEARTBEAT_SECS} (0 turns it off), got {v:?}"
-                        ))
-                    })?;
-                out.heartbeat = (secs > 0).then(|| Duration::from_secs(secs));
-            }
-            "--public-url" => {
-                let v = value("--public-url")?;
-                let url = validate_public_url(&v).map_err(|e| err(format!("--public-url: {e}")))?;
-                out.public_url = Some(url);
-            }
-            "--cap-a" | "--cap-b" => {
-                let name = if flag == "--cap-a" {
-                    "--cap-a"
-                } else {
-                    "--cap-b"
-                };
-                let cap = parse_cap(name, &value(name)?).map_err(err)?;
-                *if name == "--cap-a" {
-                    &mut cap_a
-                } else {
-                    &mut cap_b
-                } = Some(cap);
-                safety_flag.get_or_insert(name);
-            }
-            "--max-rise-per-sec" => {
-                let v = value("--max-rise-per-sec")?;
-                let max = SafetyConfig::MAX_RISE_PER_SEC;
-                rise = Some(
-                    v.parse::<u16>()
-                        .ok()
-                        .filter(|r| (1..=max).contains(r))
-                        .ok_or_else(|| {
-                            err(format!(
-                                "--max-rise-per-sec expects strength units per second 1..={max}, got {v:?}"
-                            ))
-                        })?,
-                );
-                safety_flag.get_or_insert("--max-rise-per-sec");
-            }
-            "--local-terminal" if inline.is_none() => out.local_terminal = true,
-            "--local-terminal" => return Err(err("--local-terminal takes no value".into())),
-            other => return Err(err(format!("unknown option {other:?}"))),
-        }
+/// The local terminal's safety settings from `--cap-a`, `--cap-b` and
+/// `--max-rise-per-sec` (each already in range); the watchdog stays off (nobody renews a
+/// lease in a headless relay). [`dglab_core::SafetyHub::new`] validates it again.
+fn safety_from_flags(flags: &ServeFlags) -> SafetyConfig {
+    SafetyConfig {
+        cap_a: flags.cap_a,
+        cap_b: flags.cap_b,
+        max_rise_per_sec: flags.max_rise_per_sec,
+        watchdog: None,
     }
-    if let Some(name) = safety_flag.filter(|_| !out.local_terminal) {
-        // The relay only forwards other terminals' commands; a cap here would limit
-        // nothing, and a user must not believe otherwise.
-        return Err(err(format!(
-            "{name} limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
-        )));
-    }
-    out.safety = SafetyConfig::from_flags(cap_a, cap_b, rise, None)
-        .map_err(|e| err(format!("invalid safety settings: {e}")))?;
-    Ok(Command::Serve(out))
 }
 
 /// A cap is a strength: 0..=200 (0 allows nothing above 0 on that channel).
-fn parse_cap(name: &str, v: &str) -> Result<u8, String> {
+fn parse_strength(v: &str) -> Result<u8, String> {
     v.parse::<u8>()
         .ok()
         .filter(|c| *c <= MAX_STRENGTH)
-        .ok_or_else(|| format!("{name} expects a strength 0..={MAX_STRENGTH}, got {v:?}"))
+        .ok_or_else(|| format!("expected a strength 0..={MAX_STRENGTH}"))
+}
+
+/// The fastest rise, 1..=200 units per second.
+fn parse_rise(v: &str) -> Result<u16, String> {
+    let max = SafetyConfig::MAX_RISE_PER_SEC;
+    v.parse::<u16>()
+        .ok()
+        .filter(|r| (1..=max).contains(r))
+        .ok_or_else(|| format!("expected strength units per second 1..={max}"))
+}
+
+/// Whole seconds, capped at a day: the relay adds the interval to `Instant::now()`, which
+/// panics on overflow, and a day is already far past any useful heartbeat.
+fn parse_heartbeat(v: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|s| *s <= MAX_HEARTBEAT_SECS)
+        .ok_or_else(|| format!("expected whole seconds 0..={MAX_HEARTBEAT_SECS} (0 turns it off)"))
 }
 
 /// An IP address, or `localhost` for 127.0.0.1. Host names are not resolved: a relay
@@ -241,17 +235,19 @@ fn parse_host(v: &str) -> Result<IpAddr, String> {
     v.trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
-        .map_err(|_| {
-            format!("--host expects an IP address such as 0.0.0.0 or 192.168.1.5, got {v:?}")
-        })
+        .map_err(|_| "expected an IP address such as 0.0.0.0 or 192.168.1.5".to_owned())
+}
+
+fn parse_public_url(v: &str) -> Result<String, PublicUrlError> {
+    validate_public_url(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Command, ArgError> {
-        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    fn p(args: &[&str]) -> Result<Command, clap::Error> {
+        parse(std::iter::once("dglab-relay").chain(args.iter().copied()))
     }
 
     fn serve(args: &[&str]) -> ServeArgs {
@@ -261,13 +257,41 @@ mod tests {
         }
     }
 
+    /// The error as printed (no colours: clap's `color` feature is off).
+    fn error(args: &[&str]) -> (ErrorKind, i32, String) {
+        let e = p(args).unwrap_err();
+        (e.kind(), e.exit_code(), e.render().to_string())
+    }
+
     fn message(args: &[&str]) -> String {
-        p(args).unwrap_err().message
+        let (_, code, text) = error(args);
+        assert_eq!(code, 2, "{text}");
+        text
+    }
+
+    #[test]
+    fn clap_is_configured_consistently() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn defaults() {
-        assert_eq!(serve(&["serve"]), ServeArgs::default());
+        assert_eq!(
+            serve(&["serve"]),
+            ServeArgs {
+                host: Ipv4Addr::UNSPECIFIED.into(),
+                port: 9999,
+                heartbeat: Some(Duration::from_secs(60)),
+                local_terminal: false,
+                public_url: None,
+                safety: SafetyConfig {
+                    cap_a: SafetyConfig::DEFAULT_CAP,
+                    cap_b: SafetyConfig::DEFAULT_CAP,
+                    max_rise_per_sec: SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
+                    watchdog: None,
+                },
+            }
+        );
     }
 
     #[test]
@@ -318,37 +342,72 @@ mod tests {
     }
 
     #[test]
-    fn help_version_wave() {
-        assert_eq!(p(&["--help"]), Ok(Command::Help(USAGE)));
-        assert_eq!(p(&["serve", "-h"]), Ok(Command::Help(SERVE_USAGE)));
-        assert_eq!(p(&["-V"]), Ok(Command::Version));
-        assert_eq!(
-            p(&["wave", "--port", "x"]),
-            Ok(Command::Wave(vec!["--port".into(), "x".into()]))
-        );
+    fn help_and_version_go_to_stdout_with_exit_0() {
+        for (args, kind) in [
+            (&["--help"][..], ErrorKind::DisplayHelp),
+            (&["help"], ErrorKind::DisplayHelp),
+            (&["serve", "-h"], ErrorKind::DisplayHelp),
+            (&["wave", "--help"], ErrorKind::DisplayHelp),
+            (&["-V"], ErrorKind::DisplayVersion),
+            (&["serve", "--version"], ErrorKind::DisplayVersion),
+        ] {
+            let e = p(args).unwrap_err();
+            assert_eq!((e.kind(), e.exit_code(), e.use_stderr()), (kind, 0, false));
+        }
+        let (_, _, help) = error(&["serve", "--help"]);
+        for text in [
+            "Usage: dglab-relay serve [OPTIONS]",
+            "--heartbeat <SECS>",
+            "[default: 60]",
+            "--cap-a <N>",
+            "[default: 40]",
+            "--max-rise-per-sec <N>",
+            "[default: 10]",
+            "DGLAB_LOG=",
+        ] {
+            assert!(help.contains(text), "{text:?} in {help}");
+        }
     }
 
     #[test]
     fn errors_say_what_is_wrong() {
-        assert_eq!(message(&[]), "a command is required");
-        assert_eq!(message(&["srve"]), "unknown command \"srve\"");
-        assert!(message(&["--port", "1"]).contains("before the command"));
-        assert_eq!(message(&["serve", "--bogus"]), "unknown option \"--bogus\"");
-        assert_eq!(message(&["serve", "--port"]), "--port needs a value");
+        // No command: the top-level help, on stderr, exit 2.
+        let (kind, code, text) = error(&[]);
         assert_eq!(
-            message(&["serve", "--port", "70000"]),
-            "--port expects 0..=65535, got \"70000\""
+            (kind, code),
+            (ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand, 2)
         );
-        assert!(message(&["serve", "--heartbeat", "-1"]).starts_with("--heartbeat expects"));
-        assert!(message(&["serve", "--heartbeat", "86401"]).starts_with("--heartbeat expects"));
-        assert!(message(&["serve", "--heartbeat", "18446744073709551615"]).contains("0..=86400"));
-        assert!(message(&["serve", "--host", "example.org"]).starts_with("--host expects"));
-        assert!(message(&["serve", "--public-url", "http://x"]).starts_with("--public-url: "));
-        assert_eq!(
-            message(&["serve", "--local-terminal=yes"]),
-            "--local-terminal takes no value"
+        assert!(text.contains("Usage: dglab-relay <COMMAND>"), "{text}");
+        assert!(message(&["srve"]).contains("unrecognized subcommand 'srve'"));
+        let text = message(&["--port", "1"]);
+        assert!(text.contains("unexpected argument '--port'"), "{text}");
+        let text = message(&["serve", "--bogus"]);
+        assert!(
+            text.starts_with("error: unexpected argument '--bogus' found"),
+            "{text}"
         );
-        assert_eq!(p(&["serve", "--bogus"]).unwrap_err().usage, SERVE_USAGE);
+        assert!(
+            text.contains("Usage: dglab-relay serve [OPTIONS]"),
+            "{text}"
+        );
+        assert!(message(&["serve", "--port"]).contains("a value is required for '--port <N>'"));
+        assert!(message(&["serve", "--port", "70000"]).starts_with(
+            "error: invalid value '70000' for '--port <N>': 70000 is not in 0..=65535"
+        ));
+        for bad in ["-1", "86401", "18446744073709551615"] {
+            let text = message(&["serve", "--heartbeat", bad]);
+            assert!(
+                text.contains("for '--heartbeat <SECS>': expected whole seconds 0..=86400"),
+                "{text}"
+            );
+        }
+        assert!(message(&["serve", "--host", "example.org"])
+            .contains("for '--host <ADDR>': expected an IP address"));
+        assert!(
+            message(&["serve", "--public-url", "http://x"]).contains("for '--public-url <URL>': ")
+        );
+        assert!(message(&["serve", "--local-terminal=yes"])
+            .contains("unexpected value 'yes' for '--local-terminal'"));
     }
 
     #[test]
@@ -363,25 +422,20 @@ mod tests {
             a.extend_from_slice(extra);
             message(&a)
         };
-        assert_eq!(
-            lt(&["--cap-a", "201"]),
-            "--cap-a expects a strength 0..=200, got \"201\""
-        );
-        assert_eq!(
-            lt(&["--cap-b=-1"]),
-            "--cap-b expects a strength 0..=200, got \"-1\""
-        );
-        assert_eq!(
-            lt(&["--cap-a", "x"]),
-            "--cap-a expects a strength 0..=200, got \"x\""
-        );
-        assert_eq!(lt(&["--cap-b"]), "--cap-b needs a value");
+        assert!(lt(&["--cap-a", "201"]).starts_with(
+            "error: invalid value '201' for '--cap-a <N>': expected a strength 0..=200\n"
+        ));
+        assert!(lt(&["--cap-b=-1"]).starts_with(
+            "error: invalid value '-1' for '--cap-b <N>': expected a strength 0..=200\n"
+        ));
+        assert!(lt(&["--cap-a", "x"]).contains("expected a strength 0..=200"));
+        assert!(lt(&["--cap-b"]).contains("a value is required for '--cap-b <N>'"));
         for bad in ["0", "201", "1.5"] {
-            assert_eq!(
-                lt(&["--max-rise-per-sec", bad]),
-                format!(
-                    "--max-rise-per-sec expects strength units per second 1..=200, got {bad:?}"
-                )
+            assert!(
+                lt(&["--max-rise-per-sec", bad]).starts_with(&format!(
+                    "error: invalid value '{bad}' for '--max-rise-per-sec <N>': expected strength units per second 1..=200\n"
+                )),
+                "{bad}"
             );
         }
         assert_eq!(
@@ -390,13 +444,15 @@ mod tests {
                 .cap_a,
             0
         );
-        assert_eq!(
-            message(&["serve", "--cap-a", "5"]),
-            "--cap-a limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
-        );
+        let text = message(&["serve", "--cap-a", "5"]);
         assert!(
-            message(&["serve", "--max-rise-per-sec=5"]).starts_with("--max-rise-per-sec limits")
+            text.starts_with("error: --cap-a limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)\n"),
+            "{text}"
         );
+        assert!(text.contains("Usage: dglab-relay serve"), "{text}");
+        // The first safety flag given is the one named.
+        assert!(message(&["serve", "--max-rise-per-sec=5", "--cap-b", "1"])
+            .starts_with("error: --max-rise-per-sec limits"));
         // The flag order does not matter.
         assert_eq!(
             serve(&["serve", "--cap-b", "7", "--local-terminal"])

@@ -1,14 +1,13 @@
-//! A tiny stderr logger behind the `log` facade: one line per record,
-//! `2025-06-01T12:34:56.789Z INFO  message`.
+//! The stderr logger behind the `log` facade: `env_logger`, one line per record,
+//! `2025-06-01T12:34:56.789Z INFO  message` (UTC, milliseconds).
 //!
 //! The level comes from `DGLAB_LOG` (`off`, `error`, `warn`, `info`, `debug`, `trace`;
 //! default `info`). Records from other crates (tungstenite's handshake chatter) are shown
-//! only up to `info`, except at `trace`, so `debug` stays about the relay itself. A full
-//! `env_logger` would bring a regex engine for what is one variable and five words.
+//! only up to `info`, except at `trace`, so `debug` stays about the relay itself.
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use env_logger::{Builder, Target};
+use log::{Level, LevelFilter};
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The environment variable that sets the level.
 pub const ENV_VAR: &str = "DGLAB_LOG";
@@ -16,45 +15,6 @@ pub const ENV_VAR: &str = "DGLAB_LOG";
 /// The core's own one-line record of each safety event. `serve` subscribes to the hub
 /// and logs the same events in plain words, so these would be duplicates.
 const CORE_SAFETY_EVENTS: &str = "dglab_core::safety::event";
-
-struct StderrLogger {
-    /// The most verbose level shown for this program and `dglab_core`.
-    level: LevelFilter,
-}
-
-impl Log for StderrLogger {
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        if meta.target() == CORE_SAFETY_EVENTS {
-            return false;
-        }
-        let own = meta.target().starts_with("dglab");
-        let max = if own || self.level == LevelFilter::Trace {
-            self.level
-        } else {
-            self.level.min(LevelFilter::Info)
-        };
-        meta.level() <= max
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let line = format!(
-            "{} {:<5} {}\n",
-            utc_timestamp(SystemTime::now()),
-            record.level(),
-            record.args()
-        );
-        // One write per line, so lines from different threads never interleave; a closed
-        // stderr is no reason to crash a relay.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {
-        let _ = std::io::stderr().flush();
-    }
-}
 
 /// Parses a `DGLAB_LOG` value; `None` when it is not a level name.
 pub fn parse_level(value: &str) -> Option<LevelFilter> {
@@ -75,41 +35,36 @@ pub fn init() -> Option<String> {
             )),
         ),
     };
-    // set_boxed_logger fails only if a logger is already set, which main never does twice.
-    if log::set_boxed_logger(Box::new(StderrLogger { level })).is_ok() {
-        log::set_max_level(level);
-    }
+    // Fails only if a logger is already set, which main never does twice.
+    let _ = builder(level, Target::Stderr).try_init();
     warning
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC: no time-zone database needed, and unambiguous in
-/// logs copied between machines.
-pub fn utc_timestamp(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+/// The logger for `level`, writing to `target`: this program and the core at `level`,
+/// other crates at most at `info` (unless `trace`), the core's safety records never.
+fn builder(level: LevelFilter, target: Target) -> Builder {
+    let others = if level == LevelFilter::Trace {
+        level
+    } else {
+        level.min(LevelFilter::Info)
+    };
+    let mut builder = Builder::new();
+    builder
+        .filter_level(others)
+        .filter_module("dglab_relay", level)
+        .filter_module("dglab_core", level)
+        .filter_module(CORE_SAFETY_EVENTS, LevelFilter::Off)
+        .format(|buf, record| {
+            writeln!(
+                buf,
+                "{} {:<5} {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.args()
+            )
+        })
+        .target(target);
+    builder
 }
 
 /// Whether debug records will be shown (relayed messages are only formatted then).
@@ -120,16 +75,8 @@ pub fn debug_enabled() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(utc_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(951_827_696_789); // leap day 2000
-        assert_eq!(utc_timestamp(t), "2000-02-29T12:34:56.789Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_767_225_599); // last second of 2025
-        assert_eq!(utc_timestamp(t), "2025-12-31T23:59:59.000Z");
-    }
+    use log::{Log, Metadata, Record};
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn levels() {
@@ -137,5 +84,76 @@ mod tests {
         assert_eq!(parse_level(" WARN "), Some(LevelFilter::Warn));
         assert_eq!(parse_level("off"), Some(LevelFilter::Off));
         assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn other_crates_stay_at_info_below_trace_and_safety_records_never_show() {
+        let shown = |level: LevelFilter, target: &str, at: Level| {
+            let logger = builder(level, Target::Stderr).build();
+            logger.enabled(&Metadata::builder().target(target).level(at).build())
+        };
+        let debug = LevelFilter::Debug;
+        assert!(shown(debug, "dglab_relay::serve", Level::Debug));
+        assert!(shown(debug, "dglab_core::relay", Level::Debug));
+        assert!(!shown(debug, "tungstenite::handshake", Level::Debug));
+        assert!(shown(debug, "tungstenite::handshake", Level::Info));
+        assert!(shown(
+            LevelFilter::Trace,
+            "tungstenite::handshake",
+            Level::Trace
+        ));
+        assert!(!shown(LevelFilter::Warn, "dglab_relay::serve", Level::Info));
+        assert!(!shown(LevelFilter::Warn, "tungstenite", Level::Info));
+        assert!(!shown(LevelFilter::Off, "dglab_relay::serve", Level::Error));
+        assert!(!shown(LevelFilter::Trace, CORE_SAFETY_EVENTS, Level::Error));
+    }
+
+    /// Collects what the logger writes.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_line_per_record_timestamp_level_message() {
+        let sink = Sink::default();
+        let logger = builder(LevelFilter::Info, Target::Pipe(Box::new(sink.clone()))).build();
+        for (level, text) in [(Level::Info, "listening"), (Level::Warn, "careful")] {
+            logger.log(
+                &Record::builder()
+                    .target("dglab_relay::serve")
+                    .level(level)
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+        }
+        let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        for (line, rest) in lines.iter().zip(["INFO  listening", "WARN  careful"]) {
+            // `2025-06-01T12:34:56.789Z INFO  listening`
+            let (stamp, tail) = line.split_once(' ').unwrap();
+            assert_eq!(tail, rest, "{line}");
+            let b = stamp.as_bytes();
+            assert_eq!(b.len(), 24, "{stamp}");
+            for (i, c) in b.iter().enumerate() {
+                match i {
+                    4 | 7 => assert_eq!(*c, b'-', "{stamp}"),
+                    10 => assert_eq!(*c, b'T', "{stamp}"),
+                    13 | 16 => assert_eq!(*c, b':', "{stamp}"),
+                    19 => assert_eq!(*c, b'.', "{stamp}"),
+                    23 => assert_eq!(*c, b'Z', "{stamp}"),
+                    _ => assert!(c.is_ascii_digit(), "{stamp}"),
+                }
+            }
+        }
     }
 }

@@ -2,12 +2,12 @@
 //! server or a terminal session. `serve` runs the relay (optionally with a local terminal
 //! whose QR code is printed); `wave` holds waveform tools.
 //!
-//! - `args.rs`: hand-written argument parsing and usage text.
-//! - `logger.rs`: the stderr logger behind the `log` facade (`DGLAB_LOG`).
+//! - `args.rs`: subcommands, flags and help, declared with clap.
+//! - `logger.rs`: env_logger on stderr, its level and filters from `DGLAB_LOG`.
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
 //! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
-//! - `wave.rs`: the `wave` subcommand.
+//! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
 mod logger;
@@ -19,26 +19,18 @@ mod wave;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let code = match args::parse(&argv) {
-        Ok(args::Command::Help(usage)) => {
-            println!("{usage}");
-            0
-        }
-        Ok(args::Command::Version) => {
-            println!("dglab-relay {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
-        Ok(args::Command::Wave(rest)) => wave::run(&rest),
+    let code = match args::parse(std::env::args_os()) {
+        Ok(args::Command::Wave(wave)) => wave::run(&wave),
         Ok(args::Command::Serve(serve_args)) => {
             if let Some(warning) = logger::init() {
                 log::warn!("{warning}");
             }
             serve::run(serve_args)
         }
+        // `--help` and `--version` on stdout with 0; usage errors on stderr with 2.
         Err(e) => {
-            eprintln!("error: {}\n\n{}", e.message, e.usage);
-            2
+            let _ = e.print();
+            e.exit_code()
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
