@@ -5,6 +5,9 @@
 //! so. Writes go to a temporary file first and are renamed over the old one, so a crash
 //! leaves the old file or the new one, never half of each.
 
+use crate::error::{invalid_setting, CommandError};
+use crate::notice::Kind;
+use dglab_core::protocol::command::MAX_STRENGTH;
 use dglab_core::SafetyConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -53,25 +56,32 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Checks every range; the message names the field in plain words.
+    /// Checks every range.
     ///
     /// # Errors
-    /// A sentence saying which value is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    /// `invalid_setting` naming the setting and its range, or `invalid_language`.
+    pub fn validate(&self) -> Result<(), CommandError> {
+        let range = |setting, min: u16, max: u16| {
+            invalid_setting(setting).with("min", min).with("max", max)
+        };
         if self.port == 0 {
-            return Err("the port must be between 1 and 65535".into());
+            return Err(range("port", 1, u16::MAX));
         }
         if !(5..=600).contains(&self.heartbeat_secs) {
-            return Err("the heartbeat interval must be between 5 and 600 seconds".into());
+            return Err(range("heartbeat", 5, 600));
         }
-        if self.cap_a > 200 || self.cap_b > 200 {
-            return Err("a cap must be between 0 and 200".into());
+        let max = u16::from(MAX_STRENGTH);
+        if self.cap_a > MAX_STRENGTH {
+            return Err(range("cap_a", 0, max));
+        }
+        if self.cap_b > MAX_STRENGTH {
+            return Err(range("cap_b", 0, max));
         }
         if !(1..=SafetyConfig::MAX_RISE_PER_SEC).contains(&self.max_rise_per_sec) {
-            return Err("the rise rate must be between 1 and 200 per second".into());
+            return Err(range("rise", 1, SafetyConfig::MAX_RISE_PER_SEC));
         }
         if !matches!(self.language.as_str(), "en" | "zh") {
-            return Err("the language must be English (en) or Chinese (zh)".into());
+            return Err(CommandError::new(Kind::InvalidLanguage));
         }
         Ok(())
     }
@@ -103,7 +113,7 @@ pub fn load(dir: &Path) -> (Settings, SettingsFile) {
     };
     let parsed = serde_json::from_str::<Settings>(&text)
         .map_err(|e| e.to_string())
-        .and_then(|s| s.validate().map(|()| s));
+        .and_then(|s| s.validate().map(|()| s).map_err(|e| e.to_string()));
     match parsed {
         Ok(s) => (s, file),
         Err(why) => {

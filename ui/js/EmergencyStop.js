@@ -5,7 +5,7 @@
 import { backend } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
 import { shortcutLabel } from "./lib/format.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
 /** How often the window tells the watchdog it is alive (the lease is 2 s). */
 const LEASE_RENEW_MS = 500;
@@ -36,7 +36,7 @@ export class EmergencyStop {
     backend.onSafety((ev) => {
       if (ev.kind === "emergency_stop") this.update(true);
       else if (ev.kind === "rearmed") this.update(false);
-      else if (ev.kind === "watchdog_tripped") setText(this.hint, t("estop.watchdog"));
+      else if (ev.kind === "watchdog_tripped") setText(this.hint, words(ev));
     });
     backend.onStrength((s) => this.update(s.latched));
     backend.strengthState().then((s) => this.update(s.latched));

@@ -1,8 +1,8 @@
 // Settings: port, heartbeat, caps, rise rate, language; where the log and files are.
 
-import { backend, errorText } from "./backend.js";
+import { backend } from "./backend.js";
 import { h, options, setText } from "./lib/dom.js";
-import { t, getLanguage } from "./lib/i18n.js";
+import { t, words, getLanguage } from "./lib/i18n.js";
 
 export class SettingsDialog {
   constructor(el) {
@@ -64,7 +64,7 @@ export class SettingsDialog {
       setText(this.message, view.restart_needed ? t("settings.restart") : t("settings.saved"));
       if (next.language !== getLanguage()) location.reload(); // every label is drawn once, at mount
     } catch (err) {
-      setText(this.message, errorText(err));
+      setText(this.message, words(err));
     }
   }
 }

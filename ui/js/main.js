@@ -1,7 +1,7 @@
 // Mounts each component on its element; nothing else.
 
 import { backend } from "./backend.js";
-import { setLanguage, t } from "./lib/i18n.js";
+import { setLanguage, t, words } from "./lib/i18n.js";
 import { notify } from "./lib/dom.js";
 import { EmergencyStop } from "./EmergencyStop.js";
 import { QrPanel } from "./QrPanel.js";
@@ -16,15 +16,17 @@ import { Toasts } from "./Toasts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-const [{ settings }, tables] = await Promise.all([backend.getSettings(), backend.waveformTables()]);
+const [{ settings }, limits] = await Promise.all([backend.getSettings(), backend.patternLimits()]);
 setLanguage(settings.language);
 document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
+// The page's own labels name their keys (data-i18n-aria-label); the components word theirs.
+for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 
 new Toasts($(".toasts"));
 const estop = new EmergencyStop($(".emergency-stop"));
 new QrPanel($(".qr-panel"));
 new StrengthSliders($(".strength-sliders"), settings);
-const editor = new WaveformEditor($(".waveform-editor"), tables);
+const editor = new WaveformEditor($(".waveform-editor"), limits);
 new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new ConnectionTable($(".connection-table"));
@@ -35,4 +37,4 @@ $("#open-settings").addEventListener("click", () => settingsDialog.open());
 const info = await backend.appInfo();
 estop.setShortcuts(info.shortcuts);
 $("#version").textContent = `v${info.version}`;
-for (const n of info.notices) notify(n, "error");
+for (const n of info.notices) notify(words(n), "error");

@@ -1,6 +1,7 @@
 //! Settings: read, validate, save, apply what can be applied at once.
 
 use crate::error::{CommandError, CommandResult};
+use crate::notice::Kind;
 use crate::settings::{self, Settings};
 use crate::state::AppState;
 use serde::Serialize;
@@ -17,11 +18,10 @@ pub struct SettingsView {
 
 /// Validates, saves and keeps `s` as the current settings.
 pub(crate) fn persist(state: &AppState, s: Settings) -> CommandResult<()> {
-    s.validate()
-        .map_err(|m| CommandError::new("invalid_setting", m))?;
+    s.validate()?;
     settings::save(&state.settings_file.path, &s).map_err(|e| {
         log::error!("cannot save {}: {e}", state.settings_file.path.display());
-        CommandError::new("io", format!("The settings could not be saved ({e})."))
+        CommandError::new(Kind::Io).with("what", "settings")
     })?;
     *state.settings() = s;
     Ok(())
@@ -54,9 +54,7 @@ pub fn save_settings(
     state: State<'_, AppState>,
     settings: Settings,
 ) -> CommandResult<SettingsView> {
-    settings
-        .validate()
-        .map_err(|m| CommandError::new("invalid_setting", m))?;
+    settings.validate()?;
     state.safety.set_caps(settings.cap_a, settings.cap_b)?;
     persist(&state, settings)?;
     Ok(view(&state))

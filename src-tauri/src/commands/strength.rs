@@ -11,7 +11,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 /// The strength panel's state for its first draw; later changes arrive as events.
 #[tauri::command]
 pub fn strength_state(state: State<'_, AppState>) -> StrengthView {
-    events::strength_view(&state.terminal, &state.safety)
+    events::strength_view(&state.guarded, &state.safety)
 }
 
 /// Aims a channel at an absolute strength. The gate clamps it to the cap and the App's soft
@@ -25,7 +25,7 @@ pub fn set_strength(
     channel: Channel,
     value: u8,
 ) -> CommandResult<Outcome> {
-    Ok(state.terminal.set_strength(channel, value)?)
+    Ok(state.guarded.set_strength(channel, value)?)
 }
 
 /// Moves a channel's target one step (the App still receives an absolute value).
@@ -38,7 +38,7 @@ pub fn step_strength(
     channel: Channel,
     direction: Direction,
 ) -> CommandResult<Outcome> {
-    Ok(state.terminal.step(channel, direction)?)
+    Ok(state.guarded.step(channel, direction)?)
 }
 
 /// Emergency stop through the core: latch, 0/0/clear/clear to the App, both players
@@ -78,5 +78,5 @@ pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResu
     s.cap_a = cap_a;
     s.cap_b = cap_b;
     super::settings::persist(&state, s)?;
-    Ok(events::strength_view(&state.terminal, &state.safety))
+    Ok(events::strength_view(&state.guarded, &state.safety))
 }
