@@ -20,9 +20,36 @@ pub mod settings;
 pub mod state;
 
 use dglab_core::SafetyConfig;
+use serde::Serialize;
 use state::{AppState, Services};
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 use tauri::{AppHandle, Builder, Manager, RunEvent, Runtime};
+
+/// An inclusive range as the UI reads it (limits come from here, never from JS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Range {
+    /// Smallest allowed value.
+    pub min: u16,
+    /// Largest allowed value.
+    pub max: u16,
+}
+
+impl Range {
+    /// Whether `v` lies inside.
+    pub fn contains(self, v: u16) -> bool {
+        (self.min..=self.max).contains(&v)
+    }
+}
+
+impl From<RangeInclusive<u8>> for Range {
+    fn from(r: RangeInclusive<u8>) -> Self {
+        Range {
+            min: (*r.start()).into(),
+            max: (*r.end()).into(),
+        }
+    }
+}
 
 /// The relay's port unless the settings say otherwise (the vendor's examples use it too).
 pub const DEFAULT_PORT: u16 = 9999;

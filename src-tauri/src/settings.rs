@@ -7,6 +7,7 @@
 
 use crate::error::{invalid_setting, CommandError};
 use crate::notice::Kind;
+use crate::Range;
 use dglab_core::protocol::command::MAX_STRENGTH;
 use dglab_core::SafetyConfig;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,38 @@ use std::path::{Path, PathBuf};
 
 /// File name inside the config folder.
 pub const FILE_NAME: &str = "settings.json";
+
+/// The range of each number the user can set, for [`Settings::validate`] and for the
+/// window's fields (so the UI never repeats them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsLimits {
+    /// `port`.
+    pub port: Range,
+    /// `heartbeatSecs`.
+    pub heartbeat_secs: Range,
+    /// `capA`, `capB`, and any strength (the App's 0..=200).
+    pub strength: Range,
+    /// `maxRisePerSec`.
+    pub max_rise_per_sec: Range,
+}
+
+/// The ranges [`Settings::validate`] enforces.
+pub const LIMITS: SettingsLimits = SettingsLimits {
+    port: Range {
+        min: 1,
+        max: u16::MAX,
+    },
+    heartbeat_secs: Range { min: 5, max: 600 },
+    strength: Range {
+        min: 0,
+        max: MAX_STRENGTH as u16,
+    },
+    max_rise_per_sec: Range {
+        min: 1,
+        max: SafetyConfig::MAX_RISE_PER_SEC,
+    },
+};
 
 /// Everything the user can set; unknown or missing fields take defaults so older and
 /// newer versions of the app can share one file.
@@ -61,25 +94,20 @@ impl Settings {
     /// # Errors
     /// `invalid_setting` naming the setting and its range, or `invalid_language`.
     pub fn validate(&self) -> Result<(), CommandError> {
-        let range = |setting, min: u16, max: u16| {
-            invalid_setting(setting).with("min", min).with("max", max)
+        let check = |setting, value: u16, range: Range| {
+            if range.contains(value) {
+                Ok(())
+            } else {
+                Err(invalid_setting(setting)
+                    .with("min", range.min)
+                    .with("max", range.max))
+            }
         };
-        if self.port == 0 {
-            return Err(range("port", 1, u16::MAX));
-        }
-        if !(5..=600).contains(&self.heartbeat_secs) {
-            return Err(range("heartbeat", 5, 600));
-        }
-        let max = u16::from(MAX_STRENGTH);
-        if self.cap_a > MAX_STRENGTH {
-            return Err(range("cap_a", 0, max));
-        }
-        if self.cap_b > MAX_STRENGTH {
-            return Err(range("cap_b", 0, max));
-        }
-        if !(1..=SafetyConfig::MAX_RISE_PER_SEC).contains(&self.max_rise_per_sec) {
-            return Err(range("rise", 1, SafetyConfig::MAX_RISE_PER_SEC));
-        }
+        check("port", self.port, LIMITS.port)?;
+        check("heartbeat", self.heartbeat_secs, LIMITS.heartbeat_secs)?;
+        check("cap_a", self.cap_a.into(), LIMITS.strength)?;
+        check("cap_b", self.cap_b.into(), LIMITS.strength)?;
+        check("rise", self.max_rise_per_sec, LIMITS.max_rise_per_sec)?;
         if !matches!(self.language.as_str(), "en" | "zh") {
             return Err(CommandError::new(Kind::InvalidLanguage));
         }

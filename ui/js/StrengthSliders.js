@@ -35,7 +35,7 @@ class ChannelControl {
         { class: "strength-sliders__row" },
         h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-down`, title: "−1", onclick: () => this.step("down") }, "−"),
         (this.slider = h("input", {
-          type: "range", id: `strength-${id}`, min: "0", max: "200", step: "1", value: "0",
+          type: "range", id: `strength-${id}`, min: String(panel.range.min), max: String(panel.range.max), step: "1", value: "0",
           "aria-label": t("strength.channel", { ch: channel }),
           oninput: () => this.onInput(),
           onchange: () => this.onRelease(),
@@ -59,7 +59,7 @@ class ChannelControl {
           "label",
           {},
           t("strength.cap") + " ",
-          (this.cap = h("input", { type: "number", min: "0", max: "200", step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
+          (this.cap = h("input", { type: "number", min: String(panel.range.min), max: String(panel.range.max), step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
         ),
         h(
           "label",
@@ -124,9 +124,11 @@ class ChannelControl {
 }
 
 export class StrengthSliders {
-  constructor(el, settings) {
+  /** @param limits the settings' ranges from the backend; `strength` is the App's 0..200 */
+  constructor(el, settings, limits) {
     this.el = el;
     this.settings = settings;
+    this.range = limits.strength;
     this.channels = { A: new ChannelControl("A", this), B: new ChannelControl("B", this) };
     this.channels.A.follow.checked = !!settings.followSoftLimit?.[0];
     this.channels.B.follow.checked = !!settings.followSoftLimit?.[1];

@@ -30,7 +30,7 @@ export const backend = {
   setPairingAddress: (choice) => invoke("set_pairing_address", { choice: choice || null }),
 
   strengthState: () => invoke("strength_state"),
-  /** @param {"A"|"B"} channel @param {number} value 0..200 */
+  /** @param {"A"|"B"} channel @param {number} value within get_settings' limits.strength */
   setStrength: (channel, value) => invoke("set_strength", { channel, value }),
   /** @param {"A"|"B"} channel @param {"up"|"down"} direction */
   stepStrength: (channel, direction) => invoke("step_strength", { channel, direction }),

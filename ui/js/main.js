@@ -16,7 +16,8 @@ import { Toasts } from "./Toasts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-const [{ settings }, limits] = await Promise.all([backend.getSettings(), backend.patternLimits()]);
+// The settings with their ranges, and the pattern model's limits: the backend's, not ours.
+const [{ settings, limits: settingsLimits }, limits] = await Promise.all([backend.getSettings(), backend.patternLimits()]);
 setLanguage(settings.language);
 document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
 // The page's own labels name their keys (data-i18n-aria-label); the components word theirs.
@@ -25,12 +26,12 @@ for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttr
 new Toasts($(".toasts"));
 const estop = new EmergencyStop($(".emergency-stop"));
 new QrPanel($(".qr-panel"));
-new StrengthSliders($(".strength-sliders"), settings);
+new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
 const editor = new WaveformEditor($(".waveform-editor"), limits);
 new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new ConnectionTable($(".connection-table"));
-const settingsDialog = new SettingsDialog($(".settings-dialog"));
+const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits);
 $("#open-settings").textContent = "⚙ " + t("app.settings");
 $("#open-settings").addEventListener("click", () => settingsDialog.open());
 

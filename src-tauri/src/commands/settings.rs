@@ -2,16 +2,18 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::notice::Kind;
-use crate::settings::{self, Settings};
+use crate::settings::{self, Settings, SettingsLimits};
 use crate::state::AppState;
 use serde::Serialize;
 use tauri::State;
 
-/// Saved settings and whether some only take effect at the next start.
+/// Saved settings, their ranges, and whether some only take effect at the next start.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsView {
     /// What is saved.
     pub settings: Settings,
+    /// The range of each number (the settings fields and the strength sliders use them).
+    pub limits: SettingsLimits,
     /// Port, heartbeat or rise rate differ from what is running.
     pub restart_needed: bool,
 }
@@ -36,6 +38,7 @@ fn view(state: &AppState) -> SettingsView {
             || s.heartbeat_secs != running.heartbeat_secs
             || s.max_rise_per_sec != running.max_rise_per_sec,
         settings: s,
+        limits: settings::LIMITS,
     }
 }
 

@@ -3,32 +3,14 @@
 use crate::error::{pattern_from, CommandResult};
 use crate::notice::{self, Notice};
 use crate::state::AppState;
+use crate::Range;
 use dglab_core::protocol::command::Channel;
 use dglab_core::waveform::frame::{FREQ_BYTE_RANGE, INTENSITY_RANGE};
 use dglab_core::waveform::pattern::{DURATION, FREQ, MAX_POINTS, MAX_SECTIONS};
 use dglab_core::waveform::player::Repeat;
 use dglab_core::waveform::{share, Balance, Frame, FrequencyMode, Pattern, PlayRate, Rest};
 use serde::{Deserialize, Serialize};
-use std::ops::RangeInclusive;
 use tauri::State;
-
-/// An inclusive range as the UI reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Range {
-    /// Smallest allowed value.
-    pub min: u16,
-    /// Largest allowed value.
-    pub max: u16,
-}
-
-impl From<RangeInclusive<u8>> for Range {
-    fn from(r: RangeInclusive<u8>) -> Self {
-        Range {
-            min: (*r.start()).into(),
-            max: (*r.end()).into(),
-        }
-    }
-}
 
 /// A new pattern's header, as the core defaults it.
 #[derive(Debug, Clone, Copy, Serialize)]
