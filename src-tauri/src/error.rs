@@ -40,12 +40,13 @@ pub const SHARE_REASONS: &[&str] = &[
 pub const FILES: &[&str] = &["settings", "presets"];
 
 /// Each param of [`crate::notice::WORDED_PARAMS`] with every value it may take.
-pub fn worded_params() -> [(&'static str, &'static [&'static str]); 4] {
+pub fn worded_params() -> [(&'static str, &'static [&'static str]); 5] {
     [
         ("setting", SETTING_NAMES),
         ("rule", URL_RULES),
         ("reason", SHARE_REASONS),
         ("what", FILES),
+        ("field", crate::notice::SHARE_FIELDS),
     ]
 }
 

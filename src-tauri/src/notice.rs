@@ -82,8 +82,8 @@ kinds! {
     InvalidUrl = "invalid_url",
     /// The pairing URL does not fit in a QR code.
     Qr = "qr",
-    /// `{command, arg}`: Tauri could not read a command's arguments. Built by
-    /// `ui/js/backend.js` from Tauri's own rejection, never here.
+    /// `{command, arg}` (for the console; the wording names neither): Tauri could not read
+    /// a command's arguments. Built by `ui/js/backend.js` from Tauri's own rejection.
     InvalidArgs = "invalid_args",
     // What the safety gate did (the `safety:event` payload).
     /// `{channel, asked, to}`: lowered to the user's cap.
@@ -164,8 +164,30 @@ impl Serialize for Kind {
     }
 }
 
+/// Values of the `field` param (share-string repairs): the core's field names as codes.
+pub const SHARE_FIELDS: &[&str] = &[
+    "rest",
+    "play_rate",
+    "balance",
+    "freq_a",
+    "freq_b",
+    "duration",
+    "mode",
+    "other",
+];
+
+/// The code of a share-string field the core names in words ("play rate" → `play_rate`).
+fn share_field(name: &str) -> &'static str {
+    let code = name.replace([' ', '-'], "_");
+    SHARE_FIELDS
+        .iter()
+        .find(|f| **f == code)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Params whose value is itself a word the UI translates (`<param>.<value>` in its table).
-pub const WORDED_PARAMS: &[&str] = &["setting", "rule", "reason", "what"];
+pub const WORDED_PARAMS: &[&str] = &["setting", "rule", "reason", "what", "field"];
 
 /// One thing to tell the user: a kind and the values its wording needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,7 +279,7 @@ pub fn share_warning(w: &Warning) -> Notice {
     use WarningKind as W;
     let field = |kind, field: &str, text: &str, used: u64| {
         Notice::new(kind)
-            .with("field", field)
+            .with("field", share_field(field))
             .with("text", text)
             .with("used", used)
     };
@@ -306,6 +328,20 @@ pub fn share_warning(w: &Warning) -> Notice {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn share_fields_become_codes() {
+        assert_eq!(share_field("play rate"), "play_rate");
+        assert_eq!(share_field("freq-a"), "freq_a");
+        assert_eq!(share_field("rest"), "rest");
+        assert_eq!(share_field("something new"), "other");
+        let w =
+            dglab_core::waveform::share::parse("Dungeonlab+pulse:0,x,8=0,20,0,1,1/0-1,50-0,100-1")
+                .unwrap()
+                .warnings;
+        let n = share_warning(&w[0]);
+        assert_eq!(n.params["field"], "play_rate", "{n:?}");
+    }
 
     #[test]
     fn kinds_are_unique_snake_case_words() {

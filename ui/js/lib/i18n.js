@@ -142,7 +142,7 @@ export const STRINGS = {
     "msg.player": "The waveform player failed; see the log folder for details.",
     "msg.invalid_url": "{url} cannot be used: {rule}.",
     "msg.qr": "The pairing address is too long for a QR code.",
-    "msg.invalid_args": "A value was not accepted ({arg}); nothing was changed.",
+    "msg.invalid_args": "A value was not accepted; nothing was changed.",
     "msg.clamped_cap": "{channel}: asked {asked}, limited to {to} by your cap.",
     "msg.clamped_soft_limit": "{channel}: asked {asked}, limited to {to} by the App's soft limit.",
     "msg.ramping": "{channel}: rising gently from {from} to {to}.",
@@ -199,6 +199,14 @@ export const STRINGS = {
     "reason.strict": "it needs repairs",
     "what.settings": "settings",
     "what.presets": "presets",
+    "field.rest": "rest",
+    "field.play_rate": "speed",
+    "field.balance": "balance",
+    "field.freq_a": "frequency A",
+    "field.freq_b": "frequency B",
+    "field.duration": "duration",
+    "field.mode": "mode",
+    "field.other": "a value",
   },
   zh: {
     "app.settings": "设置",
@@ -338,7 +346,7 @@ export const STRINGS = {
     "msg.player": "波形播放器出错；详情见日志目录。",
     "msg.invalid_url": "{url} 无法使用：{rule}。",
     "msg.qr": "配对地址过长，无法生成二维码。",
-    "msg.invalid_args": "有一个值未被接受（{arg}）；未作任何更改。",
+    "msg.invalid_args": "有一个值未被接受；未作任何更改。",
     "msg.clamped_cap": "{channel}：请求 {asked}，受你的上限限制为 {to}。",
     "msg.clamped_soft_limit": "{channel}：请求 {asked}，受 App 软上限限制为 {to}。",
     "msg.ramping": "{channel}：从 {from} 平缓上升到 {to}。",
@@ -395,6 +403,14 @@ export const STRINGS = {
     "reason.strict": "需要修复",
     "what.settings": "设置",
     "what.presets": "预设",
+    "field.rest": "休息",
+    "field.play_rate": "速度",
+    "field.balance": "平衡",
+    "field.freq_a": "频率 A",
+    "field.freq_b": "频率 B",
+    "field.duration": "时长",
+    "field.mode": "模式",
+    "field.other": "某个值",
   },
 };
 
@@ -415,12 +431,12 @@ export function t(key, vars = {}) {
 
 /** Params whose value is itself a word: `{setting: "port"}` is worded from `setting.port`.
  *  Mirrors src-tauri/src/notice.rs WORDED_PARAMS (the contract test compares them). */
-export const WORDED_PARAMS = ["setting", "rule", "reason", "what"];
+export const WORDED_PARAMS = ["setting", "rule", "reason", "what", "field"];
 
 /** The sentence for a backend notice or command error `{kind, params}`. */
 export function words(notice) {
   if (!notice || typeof notice !== "object" || typeof notice.kind !== "string") {
-    return t("msg.invalid_args", { arg: "", command: "" });
+    return t("msg.invalid_args");
   }
   const params = { ...(notice.params ?? {}) };
   for (const p of WORDED_PARAMS) {
