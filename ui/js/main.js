@@ -1,4 +1,4 @@
-// Mounts each component on its element; nothing else.
+// Mounts each component on its element, and words the page's own labels; nothing else.
 
 import { backend } from "./backend.js";
 import { setLanguage, t, words } from "./lib/i18n.js";
