@@ -28,7 +28,7 @@ pub const EVENT_TERMINAL: &str = "terminal:event";
 /// [`notice::safety`] (clamped, ramping, refused, emergency stop, re-armed, watchdog, …):
 /// what the gate did to a request, for the UI to word.
 pub const EVENT_SAFETY: &str = "safety:event";
-/// Payload: [`StrengthView`], after every gate decision or App report.
+/// Payload: [`GateView`], after every gate decision or App report.
 pub const EVENT_SAFETY_STATE: &str = "safety:state";
 /// Payload: [`ProgressView`], whenever a player's progress changes (≤ 10/s per channel).
 pub const EVENT_PLAYER: &str = "player:progress";
@@ -89,10 +89,10 @@ pub fn connections(relay: &RelayHandle, ours: Uuid) -> Vec<ConnectionView> {
         .collect()
 }
 
-/// The strength panel's whole state: the gate's view of each channel, the App's last
-/// report, the caps and the blocks.
+/// The safety gate's whole state, as the strength panel draws it: each channel's target
+/// and level, the App's last report, the caps and the blocks (latch, lapsed lease).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StrengthView {
+pub struct GateView {
     /// The paired App.
     pub app: Option<Uuid>,
     /// The emergency stop is latched.
@@ -107,10 +107,10 @@ pub struct StrengthView {
     pub channels: [ChannelState; 2],
 }
 
-/// The strength panel's state now.
-pub fn strength_view(guarded: &GuardedTerminal, safety: &SafetyHub) -> StrengthView {
+/// The gate's state now.
+pub fn gate_view(guarded: &GuardedTerminal, safety: &SafetyHub) -> GateView {
     let g = guarded.state();
-    StrengthView {
+    GateView {
         app: g.app,
         latched: g.latched,
         lease_lapsed: g.lease_lapsed,
@@ -204,7 +204,7 @@ pub fn spawn_forwarders<R: Runtime>(
             );
             emit(&a, EVENT_TERMINAL, ev);
             if strength_changed {
-                emit(&a, EVENT_SAFETY_STATE, strength_view(&guarded, &safety));
+                emit(&a, EVENT_SAFETY_STATE, gate_view(&guarded, &safety));
             }
         }
     });
@@ -218,7 +218,7 @@ pub fn spawn_forwarders<R: Runtime>(
                 Err(RecvError::Lagged(n)) => log::debug!("safety events lagged by {n}"),
                 Err(RecvError::Closed) => break,
             }
-            emit(&a, EVENT_SAFETY_STATE, strength_view(&guarded, &safety));
+            emit(&a, EVENT_SAFETY_STATE, gate_view(&guarded, &safety));
         }
     });
 

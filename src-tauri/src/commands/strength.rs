@@ -1,7 +1,7 @@
 //! Strength through the safety gate, the emergency stop and the watchdog lease.
 
 use crate::error::CommandResult;
-use crate::events::{self, StrengthView};
+use crate::events::{self, GateView};
 use crate::state::AppState;
 use dglab_core::protocol::command::Channel;
 use dglab_core::safety::{Outcome, StopReport};
@@ -10,8 +10,8 @@ use tauri::{AppHandle, Manager, Runtime, State};
 
 /// The strength panel's state for its first draw; later changes arrive as events.
 #[tauri::command]
-pub fn strength_state(state: State<'_, AppState>) -> StrengthView {
-    events::strength_view(&state.guarded, &state.safety)
+pub fn strength_state(state: State<'_, AppState>) -> GateView {
+    events::gate_view(&state.guarded, &state.safety)
 }
 
 /// Aims a channel at an absolute strength. The gate clamps it to the cap and the App's soft
@@ -72,11 +72,11 @@ pub fn renew_lease(state: State<'_, AppState>) {
 /// # Errors
 /// `invalid_setting` above 200; `io` if the settings file cannot be written.
 #[tauri::command]
-pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<StrengthView> {
+pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<GateView> {
     state.safety.set_caps(cap_a, cap_b)?;
     let mut s = state.settings().clone();
     s.cap_a = cap_a;
     s.cap_b = cap_b;
     super::settings::persist(&state, s)?;
-    Ok(events::strength_view(&state.guarded, &state.safety))
+    Ok(events::gate_view(&state.guarded, &state.safety))
 }
