@@ -15,20 +15,22 @@ export function newPattern(limits) {
     rest: d.rest,
     playRate: d.playRate,
     balance: d.balance,
-    sections: [newSection()],
+    sections: [newSection(limits)],
   };
 }
 
-export function newSection() {
+/** The editor's starting section: one rise from the lowest to the highest point value,
+ *  in the App's first mode (frequency index 20, duration index 9: the editor's choice). */
+export function newSection(limits) {
   return {
     freqA: 20,
     freqB: 20,
     duration: 9,
-    mode: "fixed",
+    mode: limits.modes[0],
     enabled: true,
     points: [
-      { value: "0", anchor: true },
-      { value: "100", anchor: true },
+      { value: String(limits.point_value.min), anchor: true },
+      { value: String(limits.point_value.max), anchor: true },
     ],
   };
 }
@@ -71,8 +73,8 @@ export function toggleAnchor(p, s, i) {
 export function addSection(p, s, limits) {
   const q = clone(p);
   if (q.sections.length >= limits.max_sections) return q;
-  const base = q.sections[s] ?? newSection();
-  const sec = { ...newSection(), freqA: base.freqA, freqB: base.freqB, mode: base.mode };
+  const base = q.sections[s] ?? newSection(limits);
+  const sec = { ...newSection(limits), freqA: base.freqA, freqB: base.freqB, mode: base.mode };
   q.sections.splice(s + 1, 0, sec);
   return q;
 }
