@@ -66,11 +66,6 @@ impl CommandError {
     pub fn with(self, name: &str, value: impl Serialize) -> Self {
         CommandError(self.0.with(name, value))
     }
-
-    /// Its kind.
-    pub fn kind(&self) -> Kind {
-        self.0.kind
-    }
 }
 
 impl std::fmt::Display for CommandError {
