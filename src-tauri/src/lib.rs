@@ -11,6 +11,13 @@
 //! - `notice`: [`notice::Notice`], `{kind, params}`: every error and notice the window
 //!   words in the user's language, and the list of kinds.
 //! - `error`: [`error::CommandError`], a command's failure as a notice.
+//!
+//! # The bridge
+//! [`COMMANDS`] and [`events::EVENT_NAMES`] are everything the window may call or hear;
+//! `tests/contract.rs` invokes each command on the mock runtime and pins the names, argument
+//! names, answer and payload keys, kinds and limits in `tests/ui/contract.json`, which the
+//! node tests hold `ui/js/backend.js` and the wording table against. Limits (pattern,
+//! settings, strength) are sent, not repeated in JS.
 
 pub mod commands;
 pub mod error;
