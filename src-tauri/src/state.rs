@@ -90,6 +90,9 @@ pub struct AppState {
     started_with: Settings,
     /// Shown next to the pairing URL, and in the notice when the port was busy.
     pub port: PortInfo,
+    /// The watchdog lease the window must renew within (`None`: no watchdog); the window
+    /// paces its heartbeat on it.
+    pub lease: Option<Duration>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -167,6 +170,7 @@ impl AppState {
                 requested: preferred_port,
                 actual,
             },
+            lease: services.watchdog,
         };
         Ok((state, guarded_events))
     }

@@ -149,7 +149,7 @@ const CHANNEL = (ch) => ({ channel: ch, target: 3, level: 2, ceiling: 50, rampin
 const STRENGTH = { app: "a0a0a0a0-0000-4000-8000-000000000000", latched: false, lease_lapsed: false, caps: [50, 60], report: { a: 2, b: 0, limit_a: 90, limit_b: 80 }, channels: [CHANNEL("A"), CHANNEL("B")] };
 const PATTERN = { rest: 0, playRate: 1, balance: 8, sections: [{ freqA: 20, freqB: 20, duration: 9, mode: "sectionRamp", enabled: true, points: [{ value: "0", anchor: true }, { value: "100", anchor: false }] }] };
 const DATA = {
-  app_info: { version: "0.1.0", log_dir: "/data/logs", settings_file: "/config/settings.json", presets_dir: "/data", shortcuts: ["Pause", "CommandOrControl+Shift+Space"], notices: [{ kind: "settings_recovered", params: { moved_to: "/config/settings.json.corrupt-1" } }] },
+  app_info: { version: "0.1.0", log_dir: "/data/logs", settings_file: "/config/settings.json", presets_dir: "/data", shortcuts: ["Pause", "CommandOrControl+Shift+Space"], lease_ms: 2000, notices: [{ kind: "settings_recovered", params: { moved_to: "/config/settings.json.corrupt-1" } }] },
   list_connections: [
     { id: "1f0e2d3c-0000-4000-8000-000000000001", role: "local", remote: null, connected_since_ms: 0, rtt_ms: null, paired_with: "1f0e2d3c-0000-4000-8000-000000000002", ours: true },
     { id: "1f0e2d3c-0000-4000-8000-000000000002", role: "app", remote: "192.168.1.3:50000", connected_since_ms: 0, rtt_ms: 0.4, paired_with: "1f0e2d3c-0000-4000-8000-000000000001", ours: false },
@@ -245,7 +245,7 @@ async function mountAll(lang) {
   const { notify } = await m("lib/dom");
 
   new Toasts(el());
-  const estop = new EmergencyStop(el());
+  const estop = new EmergencyStop(el(), DATA.app_info.lease_ms);
   const qr = new QrPanel(el());
   new StrengthSliders(el(), SETTINGS.settings, LIMITS);
   const editor = new WaveformEditor(el(), CONTRACT.pattern_limits);

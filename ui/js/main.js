@@ -16,15 +16,16 @@ import { Toasts } from "./Toasts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-// The settings with their ranges, and the pattern model's limits: the backend's, not ours.
-const [{ settings, limits: settingsLimits }, limits] = await Promise.all([backend.getSettings(), backend.patternLimits()]);
+// The settings with their ranges, the pattern model's limits, the watchdog's lease: the
+// backend's, not ours.
+const [{ settings, limits: settingsLimits }, limits, info] = await Promise.all([backend.getSettings(), backend.patternLimits(), backend.appInfo()]);
 setLanguage(settings.language);
 document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
 // The page's own labels name their keys (data-i18n-aria-label); the components word theirs.
 for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 
 new Toasts($(".toasts"));
-const estop = new EmergencyStop($(".emergency-stop"));
+const estop = new EmergencyStop($(".emergency-stop"), info.lease_ms);
 new QrPanel($(".qr-panel"));
 new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
 const editor = new WaveformEditor($(".waveform-editor"), limits);
@@ -35,7 +36,6 @@ const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits)
 $("#open-settings").textContent = "⚙ " + t("app.settings");
 $("#open-settings").addEventListener("click", () => settingsDialog.open());
 
-const info = await backend.appInfo();
 estop.setShortcuts(info.shortcuts);
 $("#version").textContent = `v${info.version}`;
 for (const n of info.notices) notify(words(n), "error");

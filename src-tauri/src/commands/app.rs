@@ -23,6 +23,9 @@ pub struct AppInfo {
     pub presets_dir: Option<String>,
     /// Global emergency-stop shortcuts in effect.
     pub shortcuts: Vec<String>,
+    /// The safety watchdog's lease in ms: the window renews well within it (`None`: no
+    /// watchdog, nothing to renew).
+    pub lease_ms: Option<u64>,
     /// Files found unreadable at start and moved aside, as `{kind, params}`.
     pub notices: Vec<Notice>,
 }
@@ -58,6 +61,10 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
             .try_state::<Shortcuts>()
             .map(|s| s.0.clone())
             .unwrap_or_default(),
+        lease_ms: state
+            .as_ref()
+            .and_then(|s| s.lease)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         notices,
     }
 }
