@@ -5,11 +5,13 @@
 //! connected or paired: a handful of rows, and the UI never has to patch its table from
 //! partial events (nor fall out of step when a broadcast lags).
 
+use crate::error::CommandError;
+use crate::notice::{self, Notice};
 use crate::state::AppState;
 use dglab_core::player::{PlayState, Player, Progress};
 use dglab_core::protocol::command::{Channel, StrengthReport};
 use dglab_core::relay::{ConnectionInfo, RelayEvent, Role};
-use dglab_core::safety::{ChannelState, GuardedEvents, SafetyError};
+use dglab_core::safety::{ChannelState, GuardedEvents};
 use dglab_core::{GuardedTerminal, RelayHandle, SafetyHub, TerminalEvent};
 use serde::Serialize;
 use std::time::UNIX_EPOCH;
@@ -22,13 +24,24 @@ pub const EVENT_CONNECTIONS: &str = "relay:connections";
 /// Payload: the core's `TerminalEvent` as is (paired, strength report, feedback with its
 /// channel and position, App left, …).
 pub const EVENT_TERMINAL: &str = "terminal:event";
-/// Payload: the core's `SafetyEvent` as is (clamped, ramping, refused, emergency stop,
-/// re-armed, watchdog, …): what the gate did to a request, for the UI to say so.
+/// Payload: a [`Notice`], `{kind, params}`, made from the core's `SafetyEvent` by
+/// [`notice::safety`] (clamped, ramping, refused, emergency stop, re-armed, watchdog, …):
+/// what the gate did to a request, for the UI to word.
 pub const EVENT_SAFETY: &str = "safety:event";
-/// Payload: [`StrengthView`], after every gate decision or App report.
-pub const EVENT_STRENGTH: &str = "safety:state";
+/// Payload: [`GateView`], after every gate decision or App report.
+pub const EVENT_SAFETY_STATE: &str = "safety:state";
 /// Payload: [`ProgressView`], whenever a player's progress changes (≤ 10/s per channel).
 pub const EVENT_PLAYER: &str = "player:progress";
+
+/// Every event the window may listen to (the contract test holds `ui/js/backend.js`
+/// against it).
+pub const EVENT_NAMES: [&str; 5] = [
+    EVENT_CONNECTIONS,
+    EVENT_TERMINAL,
+    EVENT_SAFETY,
+    EVENT_SAFETY_STATE,
+    EVENT_PLAYER,
+];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,10 +89,10 @@ pub fn connections(relay: &RelayHandle, ours: Uuid) -> Vec<ConnectionView> {
         .collect()
 }
 
-/// The strength panel's whole state: the gate's view of each channel, the App's last
-/// report, the caps and the blocks.
+/// The safety gate's whole state, as the strength panel draws it: each channel's target
+/// and level, the App's last report, the caps and the blocks (latch, lapsed lease).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StrengthView {
+pub struct GateView {
     /// The paired App.
     pub app: Option<Uuid>,
     /// The emergency stop is latched.
@@ -94,28 +107,28 @@ pub struct StrengthView {
     pub channels: [ChannelState; 2],
 }
 
-/// The strength panel's state now.
-pub fn strength_view(terminal: &GuardedTerminal, safety: &SafetyHub) -> StrengthView {
-    let g = terminal.state();
-    StrengthView {
+/// The gate's state now.
+pub fn gate_view(guarded: &GuardedTerminal, safety: &SafetyHub) -> GateView {
+    let g = guarded.state();
+    GateView {
         app: g.app,
         latched: g.latched,
         lease_lapsed: g.lease_lapsed,
         caps: [safety.cap(Channel::A), safety.cap(Channel::B)],
-        report: terminal.last_report(),
+        report: guarded.last_report(),
         channels: g.channels,
     }
 }
 
 /// A player's progress for the UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProgressView {
     /// "A" or "B".
     pub channel: &'static str,
     /// `idle`, `waiting`, `playing`, `finished`, `stopped` or `failed`.
     pub state: &'static str,
-    /// Why it failed, in words.
-    pub error: Option<String>,
+    /// Why it failed, as a command error would say it (`stopped`, `watchdog`, …).
+    pub error: Option<Notice>,
     /// Frames in one pass.
     pub pass_frames: usize,
     /// The frame the App plays now (an estimate).
@@ -133,14 +146,7 @@ impl ProgressView {
             PlayState::Playing => ("playing", None),
             PlayState::Finished => ("finished", None),
             PlayState::Stopped => ("stopped", None),
-            PlayState::Failed(SafetyError::Latched) => {
-                ("failed", Some("stopped by the emergency stop".to_owned()))
-            }
-            PlayState::Failed(SafetyError::LeaseLapsed) => (
-                "failed",
-                Some("stopped: the window was not responding".to_owned()),
-            ),
-            PlayState::Failed(e) => ("failed", Some(e.to_string())),
+            PlayState::Failed(e) => ("failed", Some(CommandError::from(e.clone()).0)),
         };
         ProgressView {
             channel: channel.letter(),
@@ -163,9 +169,9 @@ fn emit<R: Runtime, S: Serialize + Clone>(app: &AppHandle<R>, name: &str, payloa
 pub fn spawn_forwarders<R: Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
-    mut terminal_events: GuardedEvents,
+    mut guarded_events: GuardedEvents,
 ) {
-    let ours = state.terminal.id();
+    let ours = state.guarded.id();
     let (relay, mut rx) = (state.relay.clone(), state.relay.subscribe());
     let a = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -173,7 +179,7 @@ pub fn spawn_forwarders<R: Runtime>(
             match rx.recv().await {
                 // Messages between pairs and gate decisions do not change the table;
                 // everything else may. (Gate decisions reach the window as EVENT_SAFETY.)
-                Ok(RelayEvent::Relayed { .. } | RelayEvent::Safety { .. }) => continue,
+                Ok(RelayEvent::Relayed { .. }) => continue,
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => log::debug!("connection events lagged by {n}"),
                 Err(RecvError::Closed) => break,
@@ -182,9 +188,9 @@ pub fn spawn_forwarders<R: Runtime>(
         }
     });
 
-    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
+    let (guarded, safety, a) = (state.guarded.clone(), state.safety.clone(), app.clone());
     tauri::async_runtime::spawn(async move {
-        while let Some(ev) = terminal_events.recv().await {
+        while let Some(ev) = guarded_events.recv().await {
             match &ev {
                 TerminalEvent::Paired { app } => log::info!("App {app} paired"),
                 TerminalEvent::AppLeft { app } => log::info!("App {app} left"),
@@ -198,21 +204,21 @@ pub fn spawn_forwarders<R: Runtime>(
             );
             emit(&a, EVENT_TERMINAL, ev);
             if strength_changed {
-                emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+                emit(&a, EVENT_SAFETY_STATE, gate_view(&guarded, &safety));
             }
         }
     });
 
-    let (terminal, safety, a) = (state.terminal.clone(), state.safety.clone(), app.clone());
+    let (guarded, safety, a) = (state.guarded.clone(), state.safety.clone(), app.clone());
     let mut rx = state.safety.subscribe();
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(ev) => emit(&a, EVENT_SAFETY, ev),
+                Ok(ev) => emit(&a, EVENT_SAFETY, notice::safety(&ev)),
                 Err(RecvError::Lagged(n)) => log::debug!("safety events lagged by {n}"),
                 Err(RecvError::Closed) => break,
             }
-            emit(&a, EVENT_STRENGTH, strength_view(&terminal, &safety));
+            emit(&a, EVENT_SAFETY_STATE, gate_view(&guarded, &safety));
         }
     });
 

@@ -8,18 +8,55 @@
 //!   `presets`, `settings`, `app`).
 //! - `events`: forwards relay, terminal, safety and player events to the window; the names.
 //! - `settings`: the desktop app's `settings.json`.
-//! - `error`: [`error::CommandError`], `{kind, message}` for the UI.
+//! - `notice`: [`notice::Notice`], `{kind, params}`: every error and notice the window
+//!   words in the user's language, and the list of kinds.
+//! - `error`: [`error::CommandError`], a command's failure as a notice.
+//!
+//! # The bridge
+//! [`COMMANDS`] and [`events::EVENT_NAMES`] are everything the window may call or hear;
+//! `tests/contract.rs` invokes each command on the mock runtime and pins the names, argument
+//! names, answer and payload keys, kinds and limits in `tests/ui/contract.json`, which the
+//! node tests hold `ui/js/backend.js` and the wording table against. Limits (pattern,
+//! settings, strength) are sent, not repeated in JS.
 
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod notice;
 pub mod settings;
 pub mod state;
 
 use dglab_core::SafetyConfig;
+use serde::Serialize;
 use state::{AppState, Services};
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::RangeInclusive;
 use tauri::{AppHandle, Builder, Manager, RunEvent, Runtime};
+
+/// An inclusive range as the UI reads it (limits come from here, never from JS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Range {
+    /// Smallest allowed value.
+    pub min: u16,
+    /// Largest allowed value.
+    pub max: u16,
+}
+
+impl Range {
+    /// Whether `v` lies inside.
+    pub fn contains(self, v: u16) -> bool {
+        (self.min..=self.max).contains(&v)
+    }
+}
+
+impl From<RangeInclusive<u8>> for Range {
+    fn from(r: RangeInclusive<u8>) -> Self {
+        Range {
+            min: (*r.start()).into(),
+            max: (*r.end()).into(),
+        }
+    }
+}
 
 /// The relay's port unless the settings say otherwise (the vendor's examples use it too).
 pub const DEFAULT_PORT: u16 = 9999;
@@ -28,36 +65,47 @@ pub const DEFAULT_PORT: u16 = 9999;
 /// program has focus. `Pause` is a key nothing else uses; the chord is for laptops without it.
 pub const ESTOP_SHORTCUTS: [&str; 2] = ["Pause", "CommandOrControl+Shift+Space"];
 
-/// Wires the commands. Generic over the runtime so tests can use Tauri's mock runtime; the
-/// services are started separately ([`start_services`]) so a test can choose where.
-pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    use commands::{app, presets, relay, strength, waveform};
-    builder.invoke_handler(tauri::generate_handler![
-        app::app_info,
-        relay::list_connections,
-        relay::pairing_info,
-        relay::set_pairing_address,
-        strength::strength_state,
-        strength::set_strength,
-        strength::step_strength,
-        strength::emergency_stop,
-        strength::rearm,
-        strength::renew_lease,
-        strength::set_caps,
-        waveform::waveform_tables,
-        waveform::expand_pattern,
-        waveform::parse_share,
-        waveform::play_waveform,
-        waveform::stop_waveform,
-        presets::list_presets,
-        presets::get_preset,
-        presets::save_preset,
-        presets::rename_preset,
-        presets::delete_preset,
-        commands::settings::get_settings,
-        commands::settings::save_settings,
-    ])
+/// Lists the commands once: the same list feeds `generate_handler!` and [`COMMANDS`].
+macro_rules! commands {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        /// Every command the window may invoke (the contract test holds
+        /// `ui/js/backend.js` against it).
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+
+        /// Wires the commands. Generic over the runtime so tests can use Tauri's mock
+        /// runtime; the services are started separately ([`start_services`]) so a test can
+        /// choose where.
+        pub fn build_app<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+            builder.invoke_handler(tauri::generate_handler![$(commands::$module::$name),*])
+        }
+    };
 }
+
+commands![
+    app::app_info,
+    relay::list_connections,
+    relay::pairing_info,
+    relay::set_pairing_address,
+    strength::strength_state,
+    strength::set_strength,
+    strength::step_strength,
+    strength::emergency_stop,
+    strength::rearm,
+    strength::renew_lease,
+    strength::set_caps,
+    waveform::pattern_limits,
+    waveform::expand_pattern,
+    waveform::parse_share,
+    waveform::play_waveform,
+    waveform::stop_waveform,
+    presets::list_presets,
+    presets::get_preset,
+    presets::save_preset,
+    presets::rename_preset,
+    presets::delete_preset,
+    settings::get_settings,
+    settings::save_settings,
+];
 
 /// Starts the relay, the safety gate, our terminal, the players and the preset store,
 /// manages the [`AppState`] and starts forwarding events to the window.

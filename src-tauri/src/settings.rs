@@ -5,12 +5,48 @@
 //! so. Writes go to a temporary file first and are renamed over the old one, so a crash
 //! leaves the old file or the new one, never half of each.
 
+use crate::error::{invalid_setting, CommandError};
+use crate::notice::Kind;
+use crate::Range;
+use dglab_core::protocol::command::MAX_STRENGTH;
 use dglab_core::SafetyConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// File name inside the config folder.
 pub const FILE_NAME: &str = "settings.json";
+
+/// The range of each number the user can set, for [`Settings::validate`] and for the
+/// window's fields (so the UI never repeats them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsLimits {
+    /// `port`.
+    pub port: Range,
+    /// `heartbeatSecs`.
+    pub heartbeat_secs: Range,
+    /// `capA`, `capB`, and any strength (the App's 0..=200).
+    pub strength: Range,
+    /// `maxRisePerSec`.
+    pub max_rise_per_sec: Range,
+}
+
+/// The ranges [`Settings::validate`] enforces.
+pub const LIMITS: SettingsLimits = SettingsLimits {
+    port: Range {
+        min: 1,
+        max: u16::MAX,
+    },
+    heartbeat_secs: Range { min: 5, max: 600 },
+    strength: Range {
+        min: 0,
+        max: MAX_STRENGTH as u16,
+    },
+    max_rise_per_sec: Range {
+        min: 1,
+        max: SafetyConfig::MAX_RISE_PER_SEC,
+    },
+};
 
 /// Everything the user can set; unknown or missing fields take defaults so older and
 /// newer versions of the app can share one file.
@@ -53,25 +89,27 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Checks every range; the message names the field in plain words.
+    /// Checks every range.
     ///
     /// # Errors
-    /// A sentence saying which value is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.port == 0 {
-            return Err("the port must be between 1 and 65535".into());
-        }
-        if !(5..=600).contains(&self.heartbeat_secs) {
-            return Err("the heartbeat interval must be between 5 and 600 seconds".into());
-        }
-        if self.cap_a > 200 || self.cap_b > 200 {
-            return Err("a cap must be between 0 and 200".into());
-        }
-        if !(1..=SafetyConfig::MAX_RISE_PER_SEC).contains(&self.max_rise_per_sec) {
-            return Err("the rise rate must be between 1 and 200 per second".into());
-        }
+    /// `invalid_setting` naming the setting and its range, or `invalid_language`.
+    pub fn validate(&self) -> Result<(), CommandError> {
+        let check = |setting, value: u16, range: Range| {
+            if range.contains(value) {
+                Ok(())
+            } else {
+                Err(invalid_setting(setting)
+                    .with("min", range.min)
+                    .with("max", range.max))
+            }
+        };
+        check("port", self.port, LIMITS.port)?;
+        check("heartbeat", self.heartbeat_secs, LIMITS.heartbeat_secs)?;
+        check("cap_a", self.cap_a.into(), LIMITS.strength)?;
+        check("cap_b", self.cap_b.into(), LIMITS.strength)?;
+        check("rise", self.max_rise_per_sec, LIMITS.max_rise_per_sec)?;
         if !matches!(self.language.as_str(), "en" | "zh") {
-            return Err("the language must be English (en) or Chinese (zh)".into());
+            return Err(CommandError::new(Kind::InvalidLanguage));
         }
         Ok(())
     }
@@ -103,7 +141,7 @@ pub fn load(dir: &Path) -> (Settings, SettingsFile) {
     };
     let parsed = serde_json::from_str::<Settings>(&text)
         .map_err(|e| e.to_string())
-        .and_then(|s| s.validate().map(|()| s));
+        .and_then(|s| s.validate().map(|()| s).map_err(|e| e.to_string()));
     match parsed {
         Ok(s) => (s, file),
         Err(why) => {

@@ -68,8 +68,9 @@ pub struct AppState {
     /// Caps, rise rate, emergency stop, watchdog: shared by the terminal and the players.
     pub safety: SafetyHub,
     /// Our terminal, behind the gate: the QR code pairs the phone with it, and it is the
-    /// only path by which this app sends strength and pulses (no raw `Terminal` is kept).
-    pub terminal: GuardedTerminal,
+    /// only path by which this app sends strength and pulses (no raw `Terminal` is kept,
+    /// hence the name: nothing here can bypass the gate).
+    pub guarded: GuardedTerminal,
     /// One player per channel, A then B, streaming through the gate (a latched stop or a
     /// lapsed lease also refuses their pulses).
     pub players: [Player; 2],
@@ -89,13 +90,16 @@ pub struct AppState {
     started_with: Settings,
     /// Shown next to the pairing URL, and in the notice when the port was busy.
     pub port: PortInfo,
+    /// The watchdog lease the window must renew within (`None`: no watchdog); the window
+    /// paces its heartbeat on it.
+    pub lease: Option<Duration>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("relay", &self.relay.local_addr())
-            .field("terminal", &self.terminal.id())
+            .field("guarded", &self.guarded.id())
             .field("port", &self.port)
             .finish_non_exhaustive()
     }
@@ -127,11 +131,11 @@ impl AppState {
             max_rise_per_sec: settings.max_rise_per_sec,
             watchdog: services.watchdog,
         })?;
-        let (raw, raw_events) = Terminal::local(&relay);
-        let (terminal, events) = safety.guard(raw, raw_events);
+        let (raw, raw_events) = dglab_core::Terminal::local(&relay);
+        let (guarded, guarded_events) = safety.guard(raw, raw_events);
         let players = [
-            Player::spawn(terminal.clone(), Channel::A, PlayerConfig::default())?,
-            Player::spawn(terminal.clone(), Channel::B, PlayerConfig::default())?,
+            Player::spawn(guarded.clone(), Channel::A, PlayerConfig::default())?,
+            Player::spawn(guarded.clone(), Channel::B, PlayerConfig::default())?,
         ];
         let players_stop = [
             safety.register_stop(players[0].stop_hook()),
@@ -148,13 +152,13 @@ impl AppState {
         log::info!(
             "relay listening on {}, terminal {}, presets in {}",
             relay.local_addr(),
-            terminal.id(),
+            guarded.id(),
             presets.dir().display()
         );
         let state = AppState {
             relay,
             safety,
-            terminal,
+            guarded,
             players,
             _players_stop: players_stop,
             presets,
@@ -166,8 +170,9 @@ impl AppState {
                 requested: preferred_port,
                 actual,
             },
+            lease: services.watchdog,
         };
-        Ok((state, events))
+        Ok((state, guarded_events))
     }
 
     /// The current settings (the lock is never held across anything slow).

@@ -2,156 +2,11 @@
 //! real relay on 127.0.0.1, the core's safety gate and players, presets and settings in a
 //! scratch folder, and a simulated phone App over a real WebSocket.
 
-use dglab_hub_lib::state::Services;
-use dglab_hub_lib::{build_app, start_services};
-use futures_util::{SinkExt, StreamExt};
+mod common;
+
+use common::{app_in, invoke, scratch, FakeApp};
 use serde_json::{json, Value};
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::{App, WebviewWindow, WebviewWindowBuilder};
-use tokio_tungstenite::tungstenite::Message;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dglab-hub-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn app_in(dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
-    let app = build_app(mock_builder())
-        .build(mock_context(noop_assets()))
-        .expect("mock app builds");
-    // The mock runtime never reaches the `setup` hook (that needs an event loop), so the
-    // services start here, as `run()`'s setup does, on an OS-chosen loopback port.
-    let services = Services {
-        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        config_dir: dir.join("config"),
-        data_dir: dir.join("data"),
-        port: Some(0),
-        // No watchdog: a test paused by a busy machine must not trip it.
-        watchdog: None,
-    };
-    start_services(app.handle(), services).expect("services start");
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("mock window");
-    (app, window)
-}
-
-/// Invokes `cmd` like the UI does; `Err` carries the command's `{kind, message}`.
-fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        w,
-        tauri::webview::InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::from(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|body| body.deserialize::<Value>().unwrap())
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A phone App: pairs through the pairing URL's path, then answers every strength command
-/// with a strength report, as the real App does.
-struct FakeApp {
-    ws: Ws,
-    me: String,
-    terminal: String,
-    strength: [u8; 2],
-    limit: [u8; 2],
-}
-
-impl FakeApp {
-    /// Pairs with the terminal of `info` (a `pairing_info` answer), dialling loopback.
-    async fn pair(info: &Value) -> FakeApp {
-        let port = info["port"]["actual"].as_u64().unwrap();
-        let terminal = info["url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        let (mut ws, _) =
-            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/{terminal}"))
-                .await
-                .unwrap();
-        let me = next_json(&mut ws).await["clientId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let bind =
-            json!({"type": "bind", "clientId": terminal, "targetId": me, "message": "DGLAB"});
-        ws.send(Message::text(bind.to_string())).await.unwrap();
-        assert_eq!(next_json(&mut ws).await["message"], "200");
-        let mut app = FakeApp {
-            ws,
-            me,
-            terminal,
-            strength: [0, 0],
-            limit: [100, 100],
-        };
-        app.report().await;
-        app
-    }
-
-    async fn report(&mut self) {
-        let [a, b] = self.strength;
-        let [la, lb] = self.limit;
-        let msg = json!({"type": "msg", "clientId": self.terminal, "targetId": self.me,
-                         "message": format!("strength-{a}+{b}+{la}+{lb}")});
-        self.ws.send(Message::text(msg.to_string())).await.unwrap();
-    }
-
-    /// Collects `msg` payloads (answering strength commands) until `done` holds.
-    async fn pump(&mut self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let mut got: Vec<String> = Vec::new();
-        while !done(&got) {
-            let v = next_json(&mut self.ws).await;
-            if v["type"] != "msg" {
-                continue;
-            }
-            let m = v["message"].as_str().unwrap().to_owned();
-            if let Some(rest) = m.strip_prefix("strength-") {
-                let parts: Vec<u8> = rest.split('+').map(|x| x.parse().unwrap()).collect();
-                let ch = usize::from(parts[0] - 1);
-                self.strength[ch] = match parts[1] {
-                    0 => self.strength[ch].saturating_sub(parts[2]),
-                    1 => self.strength[ch].saturating_add(parts[2]),
-                    _ => parts[2],
-                }
-                .min(self.limit[ch]);
-                self.report().await;
-            }
-            got.push(m);
-        }
-        got
-    }
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("socket open")
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
 
 #[test]
 fn pairing_address_choice_is_validated_and_saved() {
@@ -212,11 +67,28 @@ fn connections_list_our_local_terminal() {
 }
 
 #[test]
-fn strength_without_a_phone_is_a_plain_error() {
+fn strength_without_a_phone_is_a_kind_without_words() {
     let (_app, w) = app_in(&scratch("unpaired"));
     let err = invoke(&w, "set_strength", json!({ "channel": "A", "value": 10 })).unwrap_err();
-    assert_eq!(err["kind"], "not_paired");
-    assert!(err["message"].as_str().unwrap().contains("QR code"));
+    assert_eq!(err, json!({ "kind": "not_paired", "params": {} }));
+}
+
+#[test]
+fn a_bad_argument_is_refused_by_tauri_in_the_words_backend_js_reads() {
+    // Tauri reads the arguments before our command runs and rejects with its own English
+    // text; ui/js/lib/notice.js turns exactly this shape into `invalid_args`.
+    let (_app, w) = app_in(&scratch("badarg"));
+    let err = invoke(&w, "set_strength", json!({ "channel": "A", "value": 300 })).unwrap_err();
+    let text = err.as_str().expect("Tauri's own rejection is a string");
+    assert!(
+        text.starts_with("invalid args `value` for command `set_strength`"),
+        "{text}"
+    );
+    // A range the shell checks itself is ours: `{kind, params}` with the numbers.
+    let err = invoke(&w, "set_caps", json!({ "capA": 201, "capB": 0 })).unwrap_err();
+    assert_eq!(err["kind"], "invalid_setting");
+    assert_eq!(err["params"]["setting"], "cap_a");
+    assert_eq!(err["params"]["max"], 200);
 }
 
 #[test]
@@ -284,10 +156,28 @@ fn an_imported_share_string_plays_its_exact_expansion_on_b() {
     )
     .unwrap();
     assert_eq!(expansion["share"], SHARE);
-    let frames: Vec<String> = serde_json::from_value(expansion["frames"].clone()).unwrap();
+    // The core decodes the frames for the preview: {freq: [4], intensity: [4]} each.
+    let frames: Vec<Value> = serde_json::from_value(expansion["frames"].clone()).unwrap();
+    assert_eq!(frames[0]["freq"].as_array().unwrap().len(), 4);
 
     let bad = invoke(&w, "parse_share", json!({ "text": "hello" })).unwrap_err();
     assert_eq!(bad["kind"], "invalid_share");
+    assert_eq!(bad["params"]["reason"], "missing_prefix");
+
+    let repaired = invoke(
+        &w,
+        "parse_share",
+        json!({ "text": "Dungeonlab+pulse:0,1,8=0,20,0,1,1/0-1,50-0,100-1+section+" }),
+    )
+    .unwrap();
+    let warnings = repaired["warnings"].as_array().unwrap();
+    assert!(!warnings.is_empty(), "{repaired}");
+    assert!(
+        warnings.iter().all(
+            |w| w["kind"].as_str().unwrap().starts_with("share_") && w["params"]["at"].is_u64()
+        ),
+        "{warnings:?}"
+    );
 
     let info = invoke(&w, "pairing_info", json!({})).unwrap();
     tauri::async_runtime::block_on(async {
@@ -304,6 +194,13 @@ fn an_imported_share_string_plays_its_exact_expansion_on_b() {
         let pulse = got.iter().find(|m| m.starts_with("pulse-B:")).unwrap();
         let sent: Vec<String> =
             serde_json::from_str(pulse.strip_prefix("pulse-B:").unwrap()).unwrap();
+        let sent: Vec<Value> = sent
+            .iter()
+            .map(|hex| {
+                let f = dglab_core::Frame::from_hex(hex).unwrap();
+                json!({ "freq": f.freq(), "intensity": f.intensity() })
+            })
+            .collect();
         assert_eq!(sent, frames);
 
         invoke(&w, "emergency_stop", json!({})).unwrap();

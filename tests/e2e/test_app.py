@@ -61,6 +61,9 @@ class WebDriver:
     def js(self, script, *args):
         return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def js_async(self, script, *args):
+        return self.s("POST", "/execute/async", {"script": script, "args": list(args)})
+
     def click(self, css):
         self.s("POST", f"/element/{self.find(css)}/click", {})
 
@@ -450,6 +453,22 @@ def main():
         wait_for("the Chinese window", lambda: wd.text("#estop") == "急停", timeout=10)
         assert wd.text(".qr-panel h2") == "连接手机"
         print(f"    log folder {log_dir}; language switched to Chinese")
+
+    @step("in Chinese, errors are worded in Chinese: a refused address, and a value Tauri itself refuses")
+    def _():
+        wd.type_into("#manual-host", "http://example.org")
+        wd.click("#manual-apply")
+        err = wait_for("the refused address", lambda: wd.text("#qr-error") or None)
+        assert "无法使用" in err and "ws:// 或 wss://" in err, err
+        # 300 does not fit the command's u8: Tauri refuses it before the shell runs, in
+        # English; the window must still say it in the user's language.
+        said = wd.js_async(
+            "const done = arguments[arguments.length - 1];"
+            "const url = (p) => new URL(p, document.baseURI).href;"
+            "Promise.all([import(url('js/backend.js')), import(url('js/lib/i18n.js'))]).then(([b, i]) =>"
+            " b.backend.setStrength('A', 300).then(() => done('accepted'), (e) => done(i.words(e))));")
+        assert said == "有一个值未被接受；未作任何更改。", said
+        print(f"    {err!r}; {said!r}")
 
     passed = failed = skipped = 0
     try:

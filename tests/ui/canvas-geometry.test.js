@@ -1,14 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { barLayout, yForValue, valueForY, barAt, decodeFrame, framesToSlots } from "../../ui/js/lib/canvas-geometry.js";
+import { barLayout, yForValue, valueForY, barAt, framesToSlots } from "../../ui/js/lib/canvas-geometry.js";
 
 test("value <-> y round-trips over the plot and clamps outside it", () => {
   const H = 208;
-  for (const v of [0, 1, 37, 50, 99, 100]) assert.equal(valueForY(yForValue(v, H), H), v);
-  assert.equal(valueForY(-50, H), 100);
-  assert.equal(valueForY(H + 50, H), 0);
-  assert.equal(yForValue(100, H), 8);
-  assert.equal(yForValue(0, H), H - 8);
+  for (const v of [0, 1, 37, 50, 99, 100]) assert.equal(valueForY(yForValue(v, H, 100), H, 100), v);
+  assert.equal(valueForY(-50, H, 100), 100);
+  assert.equal(valueForY(H + 50, H, 100), 0);
+  assert.equal(yForValue(100, H, 100), 8);
+  assert.equal(yForValue(0, H, 100), H - 8);
+  assert.equal(yForValue(115, H, 230), yForValue(50, H, 100), "the range is the caller's");
 });
 
 test("bars fill the width in order and the hit test finds them", () => {
@@ -21,9 +22,8 @@ test("bars fill the width in order and the hit test finds them", () => {
   assert.equal(barAt(0, []), -1);
 });
 
-test("frames decode into slots", () => {
-  assert.deepEqual(decodeFrame("0A0A0A0A64646464"), { freq: [10, 10, 10, 10], intensity: [100, 100, 100, 100] });
-  const slots = framesToSlots(["0A141E2800193264"]);
+test("the core's decoded frames flatten into slots", () => {
+  const slots = framesToSlots([{ freq: [10, 20, 30, 40], intensity: [0, 25, 50, 100] }]);
   assert.deepEqual(slots.map((s) => s.intensity), [0, 25, 50, 100]);
   assert.deepEqual(slots.map((s) => s.freq), [10, 20, 30, 40]);
 });

@@ -40,8 +40,8 @@ test("roleKey", () => {
 });
 
 test("tenthsToSeconds", () => {
-  assert.equal(tenthsToSeconds(1), "0.1 s");
-  assert.equal(tenthsToSeconds(25), "2.5 s");
+  assert.equal(tenthsToSeconds(1), "0.1");
+  assert.equal(tenthsToSeconds(25), "2.5");
 });
 
 test("formatStrength and formatClock", () => {

@@ -5,13 +5,14 @@
 import { backend } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
 import { shortcutLabel } from "./lib/format.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
-/** How often the window tells the watchdog it is alive (the lease is 2 s). */
-const LEASE_RENEW_MS = 500;
+/** Renewals per lease: one or two missed beats never trip the watchdog. */
+const RENEWALS_PER_LEASE = 4;
 
 export class EmergencyStop {
-  constructor(el) {
+  /** @param {number|null} leaseMs the watchdog's lease from the backend (null: none) */
+  constructor(el, leaseMs) {
     this.el = el;
     this.el.append(
       (this.button = h("button", { type: "button", class: "emergency-stop__button", id: "estop", onclick: () => this.stop() }, t("estop.button"))),
@@ -36,12 +37,14 @@ export class EmergencyStop {
     backend.onSafety((ev) => {
       if (ev.kind === "emergency_stop") this.update(true);
       else if (ev.kind === "rearmed") this.update(false);
-      else if (ev.kind === "watchdog_tripped") setText(this.hint, t("estop.watchdog"));
+      else if (ev.kind === "watchdog_tripped") setText(this.hint, words(ev));
     });
     backend.onStrength((s) => this.update(s.latched));
     backend.strengthState().then((s) => this.update(s.latched));
-    setInterval(() => backend.renewLease().catch(() => {}), LEASE_RENEW_MS);
-    backend.renewLease().catch(() => {});
+    if (leaseMs) {
+      setInterval(() => backend.renewLease().catch(() => {}), leaseMs / RENEWALS_PER_LEASE);
+      backend.renewLease().catch(() => {});
+    }
   }
 
   setShortcuts(shortcuts) {

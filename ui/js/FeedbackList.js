@@ -1,12 +1,15 @@
-// The App's feedback buttons, newest first, as the shapes the App shows, with times.
+// The App's feedback buttons, newest first, as the shapes the App shows, with times. The
+// core says which channel a button belongs to and its position there; this file only
+// draws the App's shape for that position.
 
 import { backend } from "./backend.js";
 import { h } from "./lib/dom.js";
-import { feedbackButton } from "./lib/feedback.js";
 import { formatClock } from "./lib/format.js";
 import { t } from "./lib/i18n.js";
 
 const KEEP = 50;
+/** The App's five button shapes, by position left to right (the same on both channels). */
+const SHAPES = ["○", "△", "□", "☆", "⬡"];
 
 export class FeedbackList {
   constructor(el) {
@@ -17,17 +20,17 @@ export class FeedbackList {
       (this.empty = h("p", { class: "feedback-list__empty" }, t("feedback.empty"))),
     );
     backend.onTerminal((ev) => {
-      if (ev.kind === "feedback") this.add(ev.index, new Date());
+      if (ev.kind === "feedback") this.add(ev, new Date());
     });
   }
 
-  add(index, when) {
-    const b = feedbackButton(index);
+  /** @param {{index: number, channel: "A"|"B", position: number}} b the core's button */
+  add(b, when) {
     this.list.prepend(
       h(
         "li",
-        { class: "feedback-list__item", "data-channel": b.channel, "data-index": index },
-        h("span", { class: "feedback-list__shape" }, b.shape),
+        { class: "feedback-list__item", "data-channel": b.channel, "data-index": b.index },
+        h("span", { class: "feedback-list__shape" }, SHAPES[b.position] ?? "?"),
         h("span", { class: "feedback-list__channel" }, b.channel),
         h("time", { class: "feedback-list__time" }, formatClock(when)),
       ),

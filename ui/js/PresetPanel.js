@@ -2,9 +2,9 @@
 // the editor, save, save as, rename, delete (confirmed), import a pasted share string,
 // export (copy) the current pattern's share string.
 
-import { backend, copyText, errorText } from "./backend.js";
+import { backend, copyText } from "./backend.js";
 import { h, notify, setText } from "./lib/dom.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
 export class PresetPanel {
   constructor(el, editor, dialog) {
@@ -48,7 +48,7 @@ export class PresetPanel {
     try {
       this.render(list ?? (await backend.listPresets()));
     } catch (e) {
-      this.say(errorText(e), true);
+      this.say(words(e), true);
     }
   }
 
@@ -59,7 +59,7 @@ export class PresetPanel {
           "li",
           { class: `preset-panel__item${this.current?.name === p.name ? " is-selected" : ""}`, "data-name": p.name, role: "option" },
           h("button", { type: "button", class: "preset-panel__load", onclick: () => this.load(p.name) }, p.name),
-          h("span", { class: "preset-panel__meta" }, `${(p.durationMs / 1000).toFixed(1)} s${p.builtin ? " · " + t("presets.builtin") : ""}`),
+          h("span", { class: "preset-panel__meta" }, t("unit.seconds", { n: (p.durationMs / 1000).toFixed(1) }) + (p.builtin ? " · " + t("presets.builtin") : "")),
         ),
       ),
     );
@@ -88,7 +88,7 @@ export class PresetPanel {
       this.refresh();
       this.say("");
     } catch (e) {
-      this.say(errorText(e), true);
+      this.say(words(e), true);
     }
   }
 
@@ -104,7 +104,7 @@ export class PresetPanel {
       return true;
     } catch (e) {
       if (e?.kind === "exists" && (await this.dialog.ask(t("presets.overwrite", { name })))) return this.write(name, true);
-      this.say(errorText(e), true);
+      this.say(words(e), true);
       return false;
     }
   }
@@ -128,7 +128,7 @@ export class PresetPanel {
       this.showCurrent();
       this.refresh(list);
     } catch (e) {
-      this.say(errorText(e), true);
+      this.say(words(e), true);
     }
   }
 
@@ -140,7 +140,7 @@ export class PresetPanel {
       this.showCurrent();
       this.refresh(list);
     } catch (e) {
-      this.say(errorText(e), true);
+      this.say(words(e), true);
     }
   }
 
@@ -153,9 +153,9 @@ export class PresetPanel {
       this.dirty = true;
       this.showCurrent();
       this.refresh();
-      this.say(t("presets.imported", { warnings: imported.warnings.join(" ") }));
+      this.say(t("presets.imported", { warnings: imported.warnings.map(words).join(" ") }));
     } catch (err) {
-      this.say(errorText(err), true);
+      this.say(words(err), true);
     }
   }
 
@@ -166,7 +166,7 @@ export class PresetPanel {
       this.importText.value = share;
       this.say(t("presets.exported"));
     } catch (e) {
-      this.say(errorText(e), true);
+      this.say(words(e), true);
     }
   }
 }

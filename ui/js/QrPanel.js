@@ -2,9 +2,9 @@
 // addresses to choose from and a field for a manual host (reverse proxy, domain, wss).
 // The choice is saved by the backend and used again at the next start.
 
-import { backend, copyText, errorText } from "./backend.js";
+import { backend, copyText } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
 export class QrPanel {
   constructor(el) {
@@ -42,7 +42,7 @@ export class QrPanel {
       this.update(await promise);
       setText(this.error, "");
     } catch (e) {
-      setText(this.error, errorText(e));
+      setText(this.error, words(e));
     }
   }
 

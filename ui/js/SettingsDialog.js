@@ -1,24 +1,25 @@
 // Settings: port, heartbeat, caps, rise rate, language; where the log and files are.
 
-import { backend, errorText } from "./backend.js";
+import { backend } from "./backend.js";
 import { h, options, setText } from "./lib/dom.js";
-import { t, getLanguage } from "./lib/i18n.js";
+import { t, words, getLanguage } from "./lib/i18n.js";
 
 export class SettingsDialog {
-  constructor(el) {
+  /** @param limits the ranges from the backend (`get_settings`), never repeated here */
+  constructor(el, limits) {
     this.el = el;
-    const num = (id, min, max) => h("input", { type: "number", id, min: String(min), max: String(max), step: "1", required: true });
+    const num = (id, range) => h("input", { type: "number", id, min: String(range.min), max: String(range.max), step: "1", required: true });
     const row = (label, input) => h("label", { class: "settings-dialog__row" }, h("span", {}, label), input);
     this.el.append(
       h(
         "form",
         { method: "dialog", class: "settings-dialog__form", onsubmit: (e) => this.save(e) },
         h("h2", {}, t("settings.title")),
-        row(t("settings.port"), (this.port = num("settings-port", 1, 65535))),
-        row(t("settings.heartbeat"), (this.heartbeat = num("settings-heartbeat", 5, 600))),
-        row(t("settings.capA"), (this.capA = num("settings-cap-a", 0, 200))),
-        row(t("settings.capB"), (this.capB = num("settings-cap-b", 0, 200))),
-        row(t("settings.rise"), (this.rise = num("settings-rise", 1, 200))),
+        row(t("settings.port"), (this.port = num("settings-port", limits.port))),
+        row(t("settings.heartbeat"), (this.heartbeat = num("settings-heartbeat", limits.heartbeatSecs))),
+        row(t("settings.capA"), (this.capA = num("settings-cap-a", limits.strength))),
+        row(t("settings.capB"), (this.capB = num("settings-cap-b", limits.strength))),
+        row(t("settings.rise"), (this.rise = num("settings-rise", limits.maxRisePerSec))),
         row(t("settings.language"), (this.language = h("select", { id: "settings-language" }, ...options([["en", "English"], ["zh", "中文"]], getLanguage())))),
         (this.paths = h("dl", { class: "settings-dialog__paths" })),
         (this.message = h("p", { class: "settings-dialog__message", id: "settings-message", role: "status" })),
@@ -64,7 +65,7 @@ export class SettingsDialog {
       setText(this.message, view.restart_needed ? t("settings.restart") : t("settings.saved"));
       if (next.language !== getLanguage()) location.reload(); // every label is drawn once, at mount
     } catch (err) {
-      setText(this.message, errorText(err));
+      setText(this.message, words(err));
     }
   }
 }

@@ -2,18 +2,20 @@
 // dragging, the last value always sent), ±1 buttons, the App's report and soft limit, the
 // user cap (saved), a "follow soft limit" toggle, and what the safety gate did.
 
-import { backend, errorText } from "./backend.js";
+import { backend } from "./backend.js";
 import { h, notify, setText } from "./lib/dom.js";
 import { createThrottle } from "./lib/throttle.js";
 import { formatStrength } from "./lib/format.js";
-import { describeSafety } from "./lib/safety-text.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
 /** Smallest gap between two strength commands while dragging. */
 const SEND_INTERVAL_MS = 80;
 /** Lines kept in the message area, and how long each stays. */
 const MESSAGE_LINES = 3;
 const MESSAGE_MS = 10000;
+/** Gate decisions the panel does not announce: the stop button, the re-arm button and the
+ *  cap fields already show them. */
+const QUIET = new Set(["caps_changed", "emergency_stop", "rearmed", "lease_renewed"]);
 
 class ChannelControl {
   constructor(channel, panel) {
@@ -21,7 +23,7 @@ class ChannelControl {
     this.panel = panel;
     this.dragging = false;
     this.followed = null; // the soft limit last followed, so a report does not re-send it
-    const send = (v) => backend.setStrength(channel, v).catch((e) => panel.say(errorText(e)));
+    const send = (v) => backend.setStrength(channel, v).catch((e) => panel.say(words(e)));
     this.throttle = createThrottle(send, SEND_INTERVAL_MS);
     const id = channel.toLowerCase();
     this.el = h(
@@ -33,7 +35,7 @@ class ChannelControl {
         { class: "strength-sliders__row" },
         h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-down`, title: "−1", onclick: () => this.step("down") }, "−"),
         (this.slider = h("input", {
-          type: "range", id: `strength-${id}`, min: "0", max: "200", step: "1", value: "0",
+          type: "range", id: `strength-${id}`, min: String(panel.range.min), max: String(panel.range.max), step: "1", value: "0",
           "aria-label": t("strength.channel", { ch: channel }),
           oninput: () => this.onInput(),
           onchange: () => this.onRelease(),
@@ -57,7 +59,7 @@ class ChannelControl {
           "label",
           {},
           t("strength.cap") + " ",
-          (this.cap = h("input", { type: "number", min: "0", max: "200", step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
+          (this.cap = h("input", { type: "number", min: String(panel.range.min), max: String(panel.range.max), step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
         ),
         h(
           "label",
@@ -82,7 +84,7 @@ class ChannelControl {
   }
 
   step(direction) {
-    backend.stepStrength(this.channel, direction).catch((e) => this.panel.say(errorText(e)));
+    backend.stepStrength(this.channel, direction).catch((e) => this.panel.say(words(e)));
   }
 
   /** The gate's view of this channel: target, what was sent, ramping. */
@@ -103,7 +105,7 @@ class ChannelControl {
     // Follow the soft limit: aim at it whenever it changes (the gate still applies the cap).
     if (this.follow.checked && Number.isInteger(limit) && limit !== this.followed && !document.body.classList.contains("is-stopped")) {
       this.followed = limit;
-      backend.setStrength(this.channel, limit).catch((e) => this.panel.say(errorText(e)));
+      backend.setStrength(this.channel, limit).catch((e) => this.panel.say(words(e)));
     }
   }
 
@@ -122,9 +124,11 @@ class ChannelControl {
 }
 
 export class StrengthSliders {
-  constructor(el, settings) {
+  /** @param limits the settings' ranges from the backend; `strength` is the App's 0..200 */
+  constructor(el, settings, limits) {
     this.el = el;
     this.settings = settings;
+    this.range = limits.strength;
     this.channels = { A: new ChannelControl("A", this), B: new ChannelControl("B", this) };
     this.channels.A.follow.checked = !!settings.followSoftLimit?.[0];
     this.channels.B.follow.checked = !!settings.followSoftLimit?.[1];
@@ -135,10 +139,10 @@ export class StrengthSliders {
     );
     document.addEventListener("emergencyStop", () => this.setStopped(true));
     backend.onStrength((s) => this.update(s));
-    backend.onSafety((ev) => {
-      const text = describeSafety(ev, t);
-      if (text) this.say(text);
-      if (ev.kind === "emergency_stop") this.setStopped(true);
+    // What the gate did arrives worded by kind: `{kind, params}` from the backend.
+    backend.onSafety((notice) => {
+      if (!QUIET.has(notice.kind)) this.say(words(notice));
+      if (notice.kind === "emergency_stop") this.setStopped(true);
     });
     backend.onTerminal((ev) => {
       if (ev.kind === "app_left") this.say(t("strength.phoneLeft"));
@@ -173,7 +177,7 @@ export class StrengthSliders {
     try {
       this.update(await backend.setCaps(a, b));
     } catch (e) {
-      notify(errorText(e), "error");
+      notify(words(e), "error");
     }
   }
 
@@ -185,7 +189,7 @@ export class StrengthSliders {
       await backend.saveSettings(current);
       this.update(await backend.strengthState());
     } catch (e) {
-      notify(errorText(e), "error");
+      notify(words(e), "error");
     }
   }
 

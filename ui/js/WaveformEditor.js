@@ -1,23 +1,24 @@
 // The waveform editor: the App's pattern model (sections with frequencies in Hz, duration,
 // mode, enabled; intensity points as bars dragged on a canvas; anchors), a live preview of
 // the expanded frames from the core, playback on A, B or both, once or looped, and
-// undo/redo. The core validates and expands; this file only edits the model and draws.
+// undo/redo. The core validates, expands and decodes, and gives the model's tables and
+// limits (`limits`, from `pattern_limits`); this file only edits the model and draws.
 
-import { backend, errorText } from "./backend.js";
+import { backend } from "./backend.js";
 import { h, options, setText } from "./lib/dom.js";
 import { barAt, barLayout, framesToSlots, valueForY, yForValue } from "./lib/canvas-geometry.js";
 import { createHistory } from "./lib/history.js";
 import * as edit from "./lib/pattern-edit.js";
 import { tenthsToSeconds } from "./lib/format.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 
 const PREVIEW_DELAY_MS = 60;
 
 export class WaveformEditor {
-  constructor(el, tables) {
+  constructor(el, limits) {
     this.el = el;
-    this.tables = tables;
-    this.history = createHistory(edit.newPattern());
+    this.limits = limits;
+    this.history = createHistory(edit.newPattern(limits));
     this.pattern = this.history.current;
     this.section = 0;
     this.point = 0;
@@ -25,8 +26,8 @@ export class WaveformEditor {
     this.expansion = null;
     this.onChange = null; // set by the preset panel: called after every edit
 
-    const freqOpts = tables.freq.map((hz, i) => [i, `${hz} Hz`]);
-    const durOpts = tables.duration.map((d, i) => [i, tenthsToSeconds(d)]);
+    const freqOpts = limits.freq.map((hz, i) => [i, `${hz} Hz`]);
+    const durOpts = limits.duration.map((d, i) => [i, t("unit.seconds", { n: tenthsToSeconds(d) })]);
     const field = (label, input) => h("label", { class: "waveform-editor__field" }, h("span", {}, label), input);
 
     this.el.append(
@@ -36,8 +37,8 @@ export class WaveformEditor {
         h("h2", {}, t("wave.title")),
         (this.undoBtn = h("button", { type: "button", id: "wave-undo", onclick: () => this.undo() }, t("wave.undo"))),
         (this.redoBtn = h("button", { type: "button", id: "wave-redo", onclick: () => this.redo() }, t("wave.redo"))),
-        field(t("wave.rest"), (this.rest = h("input", { type: "number", min: "0", max: "100", id: "wave-rest", onchange: () => this.apply(edit.setHeaderField(this.pattern, "rest", Number(this.rest.value))) }))),
-        field(t("wave.rate"), (this.rate = h("select", { id: "wave-rate", onchange: () => this.apply(edit.setHeaderField(this.pattern, "playRate", Number(this.rate.value))) }, ...options([[1, "×1"], [2, "×2"], [4, "×4"]])))),
+        field(t("wave.rest"), (this.rest = h("input", { type: "number", min: String(limits.rest.min), max: String(limits.rest.max), id: "wave-rest", onchange: () => this.apply(edit.setHeaderField(this.pattern, "rest", Number(this.rest.value))) }))),
+        field(t("wave.rate"), (this.rate = h("select", { id: "wave-rate", onchange: () => this.apply(edit.setHeaderField(this.pattern, "playRate", Number(this.rate.value))) }, ...options(limits.play_rates.map((r) => [r, `×${r}`]))))),
       ),
       (this.tabs = h("div", { class: "waveform-editor__tabs", role: "tablist" })),
       h(
@@ -46,11 +47,11 @@ export class WaveformEditor {
         field(t("wave.freqA"), (this.freqA = h("select", { id: "wave-freq-a", onchange: () => this.setField("freqA", Number(this.freqA.value)) }, ...options(freqOpts)))),
         field(t("wave.freqB"), (this.freqB = h("select", { id: "wave-freq-b", onchange: () => this.setField("freqB", Number(this.freqB.value)) }, ...options(freqOpts)))),
         field(t("wave.duration"), (this.duration = h("select", { id: "wave-duration", onchange: () => this.setField("duration", Number(this.duration.value)) }, ...options(durOpts)))),
-        field(t("wave.mode"), (this.mode = h("select", { id: "wave-mode", onchange: () => this.setField("mode", this.mode.value) }, ...options(edit.MODES.map((m) => [m, t(`wave.mode.${m}`)]))))),
+        field(t("wave.mode"), (this.mode = h("select", { id: "wave-mode", onchange: () => this.setField("mode", this.mode.value) }, ...options(limits.modes.map((m) => [m, t(`wave.mode.${m}`)]))))),
         h("label", { class: "waveform-editor__check" }, (this.enabled = h("input", { type: "checkbox", id: "wave-enabled", onchange: () => this.setField("enabled", this.enabled.checked) })), " " + t("wave.enabled")),
         h("button", { type: "button", id: "wave-remove-section", onclick: () => this.removeSection() }, t("wave.removeSection")),
       ),
-      (this.bars = h("canvas", { class: "waveform-editor__bars", id: "wave-bars", "aria-label": "intensity points" })),
+      (this.bars = h("canvas", { class: "waveform-editor__bars", id: "wave-bars", "aria-label": t("wave.barsLabel") })),
       h(
         "div",
         { class: "waveform-editor__points" },
@@ -59,7 +60,7 @@ export class WaveformEditor {
         h("label", { class: "waveform-editor__check" }, (this.anchor = h("input", { type: "checkbox", id: "wave-anchor", onchange: () => this.apply(edit.toggleAnchor(this.pattern, this.section, this.point)) })), " " + t("wave.anchor")),
         (this.pointLabel = h("span", { class: "waveform-editor__point-label", id: "wave-point-label" })),
       ),
-      (this.preview = h("canvas", { class: "waveform-editor__preview", id: "wave-preview", "aria-label": "expanded frames" })),
+      (this.preview = h("canvas", { class: "waveform-editor__preview", id: "wave-preview", "aria-label": t("wave.previewLabel") })),
       (this.previewText = h("p", { class: "waveform-editor__preview-text", id: "wave-preview-text" })),
       h(
         "div",
@@ -134,7 +135,7 @@ export class WaveformEditor {
   }
 
   addPoint() {
-    this.apply(edit.addPoint(this.pattern, this.section, this.point));
+    this.apply(edit.addPoint(this.pattern, this.section, this.point, this.limits));
     this.point = Math.min(this.point + 1, this.pattern.sections[this.section].points.length - 1);
     this.render();
   }
@@ -168,7 +169,7 @@ export class WaveformEditor {
     const i = barAt(x, barLayout(pts.length, this.bars.clientWidth, height));
     if (i < 0) return;
     this.point = i;
-    this.drag.pattern = edit.setPointValue(this.drag.pattern, this.section, i, valueForY(y, height));
+    this.drag.pattern = edit.setPointValue(this.drag.pattern, this.section, i, valueForY(y, height, this.limits.point_value.max), this.limits);
     this.pattern = this.drag.pattern;
     this.draw();
     this.showPoint();
@@ -197,7 +198,7 @@ export class WaveformEditor {
     const tabs = p.sections.map((sec, i) =>
       h("button", { type: "button", role: "tab", class: `waveform-editor__tab${i === this.section ? " is-selected" : ""}${sec.enabled ? "" : " is-off"}`, "data-section": i, onclick: () => this.selectSection(i) }, t("wave.section", { n: i + 1 })),
     );
-    tabs.push(h("button", { type: "button", id: "wave-add-section", onclick: () => this.apply(edit.addSection(this.pattern, this.section)), disabled: p.sections.length >= edit.MAX_SECTIONS }, t("wave.addSection")));
+    tabs.push(h("button", { type: "button", id: "wave-add-section", onclick: () => this.apply(edit.addSection(this.pattern, this.section, this.limits)), disabled: p.sections.length >= this.limits.max_sections }, t("wave.addSection")));
     this.tabs.replaceChildren(...tabs);
     this.freqA.value = String(s.freqA);
     this.freqB.value = String(s.freqB);
@@ -236,15 +237,16 @@ export class WaveformEditor {
     const { ctx, w, h: H } = this.fit(this.bars);
     const pts = this.pattern.sections[this.section].points;
     const layout = barLayout(pts.length, w, H);
+    const max = this.limits.point_value.max;
     const css = getComputedStyle(document.documentElement);
     ctx.strokeStyle = css.getPropertyValue("--line");
     ctx.beginPath();
-    ctx.moveTo(8, yForValue(50, H) + 0.5);
-    ctx.lineTo(w - 8, yForValue(50, H) + 0.5);
+    ctx.moveTo(8, yForValue(max / 2, H, max) + 0.5);
+    ctx.lineTo(w - 8, yForValue(max / 2, H, max) + 0.5);
     ctx.stroke();
     pts.forEach((pt, i) => {
       const b = layout[i];
-      const top = yForValue(pt.value, H);
+      const top = yForValue(pt.value, H, max);
       ctx.fillStyle = i === this.point ? css.getPropertyValue("--b") : css.getPropertyValue("--a");
       ctx.fillRect(b.x, top, b.w, b.plotBottom - top);
       if (pt.anchor) {
@@ -266,7 +268,7 @@ export class WaveformEditor {
         setText(this.previewText, t("wave.preview", { frames: this.expansion.frames.length, seconds: (this.expansion.duration_ms / 1000).toFixed(1) }));
       } catch (e) {
         this.expansion = null;
-        setText(this.error, errorText(e));
+        setText(this.error, words(e));
       }
       this.drawPreview();
     }, PREVIEW_DELAY_MS);
@@ -276,19 +278,20 @@ export class WaveformEditor {
     const { ctx, w, h: H } = this.fit(this.preview);
     if (!this.expansion) return;
     const slots = framesToSlots(this.expansion.frames);
+    const { freq_byte: fb, intensity } = this.limits;
     const css = getComputedStyle(document.documentElement);
     const sw = (w - 16) / Math.max(1, slots.length);
     ctx.fillStyle = css.getPropertyValue("--a");
     slots.forEach((s, i) => {
-      const top = yForValue(s.intensity, H);
+      const top = yForValue(s.intensity, H, intensity.max);
       ctx.fillRect(8 + i * sw, top, Math.max(1, sw - (sw > 3 ? 1 : 0)), H - 8 - top);
     });
-    // Frequency as a line over the bars (byte 10..240 across the plot).
+    // Frequency as a line over the bars (the core's byte range across the plot).
     ctx.strokeStyle = css.getPropertyValue("--b");
     ctx.lineWidth = 1.5;
     ctx.beginPath();
     slots.forEach((s, i) => {
-      const y = yForValue(((s.freq - 10) / 230) * 100, H);
+      const y = yForValue(s.freq - fb.min, H, fb.max - fb.min);
       if (i === 0) ctx.moveTo(8, y);
       ctx.lineTo(8 + (i + 1) * sw, y);
     });
@@ -304,7 +307,7 @@ export class WaveformEditor {
       await backend.playWaveform(this.channels(), this.pattern, this.repeatSel.value);
       setText(this.error, "");
     } catch (e) {
-      setText(this.error, errorText(e));
+      setText(this.error, words(e));
     }
   }
 
@@ -312,13 +315,13 @@ export class WaveformEditor {
     try {
       await backend.stopWaveform(["A", "B"]);
     } catch (e) {
-      setText(this.error, errorText(e));
+      setText(this.error, words(e));
     }
   }
 
   showProgress(p) {
     const el = p.channel === "A" ? this.progressA : this.progressB;
-    const state = t(`wave.state.${p.state}`, { pos: p.position + 1, len: p.pass_frames, error: p.error ?? "" });
+    const state = t(`wave.state.${p.state}`, { pos: p.position + 1, len: p.pass_frames, error: p.error ? words(p.error) : "" });
     setText(el, t("wave.progress", { ch: p.channel, state }));
     el.dataset.state = p.state;
   }

@@ -1,14 +1,25 @@
 // The only module that touches window.__TAURI__: command wrappers and event subscriptions.
-// Event names mirror src-tauri/src/events.rs.
+// Command names mirror src-tauri/src/lib.rs (COMMANDS), event names src-tauri/src/events.rs;
+// tests/ui/contract.test.js holds both against tests/ui/contract.json, which the Rust side
+// checks (src-tauri/tests/contract.rs).
+//
+// Every rejection is `{kind, params}` (see lib/notice.js); `words()` in lib/i18n.js says it.
+
+import { toNotice } from "./lib/notice.js";
 
 const tauri = window.__TAURI__;
-const invoke = (cmd, args) => tauri.core.invoke(cmd, args);
+const invoke = (cmd, args) =>
+  tauri.core.invoke(cmd, args).catch((err) => {
+    const notice = toNotice(err, cmd);
+    if (notice.kind === "invalid_args") console.warn(`${cmd}:`, err);
+    throw notice;
+  });
 const listen = (name, fn) => tauri.event.listen(name, (e) => fn(e.payload));
 
 export const EVENT_CONNECTIONS = "relay:connections";
 export const EVENT_TERMINAL = "terminal:event";
 export const EVENT_SAFETY = "safety:event";
-export const EVENT_STRENGTH = "safety:state";
+export const EVENT_SAFETY_STATE = "safety:state";
 export const EVENT_PLAYER = "player:progress";
 
 export const backend = {
@@ -19,7 +30,7 @@ export const backend = {
   setPairingAddress: (choice) => invoke("set_pairing_address", { choice: choice || null }),
 
   strengthState: () => invoke("strength_state"),
-  /** @param {"A"|"B"} channel @param {number} value 0..200 */
+  /** @param {"A"|"B"} channel @param {number} value within get_settings' limits.strength */
   setStrength: (channel, value) => invoke("set_strength", { channel, value }),
   /** @param {"A"|"B"} channel @param {"up"|"down"} direction */
   stepStrength: (channel, direction) => invoke("step_strength", { channel, direction }),
@@ -28,7 +39,7 @@ export const backend = {
   rearm: () => invoke("rearm"),
   renewLease: () => invoke("renew_lease"),
 
-  waveformTables: () => invoke("waveform_tables"),
+  patternLimits: () => invoke("pattern_limits"),
   expandPattern: (pattern) => invoke("expand_pattern", { pattern }),
   parseShare: (text) => invoke("parse_share", { text }),
   /** @param {("A"|"B")[]} channels @param {"once"|"loop"} repeat */
@@ -47,15 +58,9 @@ export const backend = {
   onConnections: (fn) => listen(EVENT_CONNECTIONS, fn),
   onTerminal: (fn) => listen(EVENT_TERMINAL, fn),
   onSafety: (fn) => listen(EVENT_SAFETY, fn),
-  onStrength: (fn) => listen(EVENT_STRENGTH, fn),
+  onStrength: (fn) => listen(EVENT_SAFETY_STATE, fn),
   onPlayer: (fn) => listen(EVENT_PLAYER, fn),
 };
-
-/** A command error's sentence: commands reject with {kind, message}. */
-export function errorText(err) {
-  if (err && typeof err === "object" && "message" in err) return err.message;
-  return String(err);
-}
 
 /** Copies text to the clipboard, with the legacy path for older WebKitGTK. */
 export async function copyText(text) {

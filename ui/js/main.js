@@ -1,7 +1,7 @@
-// Mounts each component on its element; nothing else.
+// Mounts each component on its element, and words the page's own labels; nothing else.
 
 import { backend } from "./backend.js";
-import { setLanguage, t } from "./lib/i18n.js";
+import { setLanguage, t, words } from "./lib/i18n.js";
 import { notify } from "./lib/dom.js";
 import { EmergencyStop } from "./EmergencyStop.js";
 import { QrPanel } from "./QrPanel.js";
@@ -16,23 +16,26 @@ import { Toasts } from "./Toasts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-const [{ settings }, tables] = await Promise.all([backend.getSettings(), backend.waveformTables()]);
+// The settings with their ranges, the pattern model's limits, the watchdog's lease: the
+// backend's, not ours.
+const [{ settings, limits: settingsLimits }, limits, info] = await Promise.all([backend.getSettings(), backend.patternLimits(), backend.appInfo()]);
 setLanguage(settings.language);
 document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
+// The page's own labels name their keys (data-i18n-aria-label); the components word theirs.
+for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 
 new Toasts($(".toasts"));
-const estop = new EmergencyStop($(".emergency-stop"));
+const estop = new EmergencyStop($(".emergency-stop"), info.lease_ms);
 new QrPanel($(".qr-panel"));
-new StrengthSliders($(".strength-sliders"), settings);
-const editor = new WaveformEditor($(".waveform-editor"), tables);
+new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
+const editor = new WaveformEditor($(".waveform-editor"), limits);
 new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new ConnectionTable($(".connection-table"));
-const settingsDialog = new SettingsDialog($(".settings-dialog"));
+const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits);
 $("#open-settings").textContent = "⚙ " + t("app.settings");
 $("#open-settings").addEventListener("click", () => settingsDialog.open());
 
-const info = await backend.appInfo();
 estop.setShortcuts(info.shortcuts);
 $("#version").textContent = `v${info.version}`;
-for (const n of info.notices) notify(n, "error");
+for (const n of info.notices) notify(words(n), "error");

@@ -1,6 +1,7 @@
 //! About the app itself: where its files are, which global shortcuts it holds, and what
 //! had to be recovered at start.
 
+use crate::notice::{Kind, Notice};
 use crate::state::AppState;
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime};
@@ -22,8 +23,11 @@ pub struct AppInfo {
     pub presets_dir: Option<String>,
     /// Global emergency-stop shortcuts in effect.
     pub shortcuts: Vec<String>,
-    /// Files found unreadable at start and moved aside, in plain words.
-    pub notices: Vec<String>,
+    /// The safety watchdog's lease in ms: the window renews well within it (`None`: no
+    /// watchdog, nothing to renew).
+    pub lease_ms: Option<u64>,
+    /// Files found unreadable at start and moved aside, as `{kind, params}`.
+    pub notices: Vec<Notice>,
 }
 
 /// Version, file locations, global shortcuts, start-up notices.
@@ -32,18 +36,12 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
     let state = app.try_state::<AppState>();
     let mut notices = Vec::new();
     if let Some(s) = &state {
-        if let Some((moved_to, why)) = &s.settings_file.recovered {
-            notices.push(format!(
-                "The settings file was unreadable ({why}); defaults are in use and the old file was kept as {}.",
-                moved_to.display()
-            ));
+        // Why each file was unreadable is in the log.
+        if let Some((moved_to, _why)) = &s.settings_file.recovered {
+            notices.push(Notice::new(Kind::SettingsRecovered).with("moved_to", moved_to));
         }
         if let Some(r) = &s.presets_recovered {
-            notices.push(format!(
-                "The presets file was unreadable ({}); it was kept as {}.",
-                r.reason,
-                r.moved_to.display()
-            ));
+            notices.push(Notice::new(Kind::PresetsRecovered).with("moved_to", &r.moved_to));
         }
     }
     AppInfo {
@@ -63,6 +61,10 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>) -> AppInfo {
             .try_state::<Shortcuts>()
             .map(|s| s.0.clone())
             .unwrap_or_default(),
+        lease_ms: state
+            .as_ref()
+            .and_then(|s| s.lease)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         notices,
     }
 }

@@ -1,6 +1,7 @@
 //! Presets: the core's `PresetStore` in the app's data folder.
 
-use crate::error::{CommandError, CommandResult};
+use crate::error::{pattern_from, CommandError, CommandResult};
+use crate::notice::Kind;
 use crate::state::AppState;
 use dglab_core::presets::{PresetBody, PresetError, PresetSummary};
 use dglab_core::waveform::Pattern;
@@ -40,10 +41,7 @@ pub fn get_preset(state: State<'_, AppState>, name: String) -> CommandResult<Pre
             builtin: p.builtin,
             pattern,
         }),
-        PresetBody::Frames(_) => Err(CommandError::new(
-            "not_editable",
-            format!("{name:?} is a plain frame list, not an editable pattern."),
-        )),
+        PresetBody::Frames(_) => Err(CommandError::new(Kind::NotEditable).with("name", name)),
     }
 }
 
@@ -59,12 +57,7 @@ pub fn save_preset(
     pattern: serde_json::Value,
     overwrite: bool,
 ) -> CommandResult<Vec<PresetSummary>> {
-    let pattern: Pattern = serde_json::from_value(pattern).map_err(|e| {
-        CommandError::new(
-            "invalid_pattern",
-            format!("The waveform is not valid: {e}."),
-        )
-    })?;
+    let pattern: Pattern = pattern_from(pattern)?;
     if !overwrite && state.presets.get(&name).is_ok() {
         return Err(PresetError::AlreadyExists(name).into());
     }

@@ -1,7 +1,8 @@
 //! The relay: who is connected, and what the phone scans.
 
-use crate::error::{CommandError, CommandResult};
+use crate::error::{self, CommandError, CommandResult};
 use crate::events::{self, ConnectionView};
+use crate::notice::Kind;
 use crate::state::{AppState, PortInfo};
 use dglab_core::pairing;
 use serde::Serialize;
@@ -42,7 +43,7 @@ pub struct PairingInfo {
 /// [`events::EVENT_CONNECTIONS`].
 #[tauri::command]
 pub fn list_connections(state: State<'_, AppState>) -> Vec<ConnectionView> {
-    events::connections(&state.relay, state.terminal.id())
+    events::connections(&state.relay, state.guarded.id())
 }
 
 /// The base for `choice`: a LAN address among the candidates (with our port) or a typed
@@ -73,9 +74,7 @@ fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo>
     };
     let (chosen, base) = match choice.map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) if c.contains("://") => {
-            let base = pairing::validate_public_url(c).map_err(|e| {
-                CommandError::new("invalid_url", format!("{c} cannot be used: {e}."))
-            })?;
+            let base = pairing::validate_public_url(c).map_err(|e| error::invalid_url(c, &e))?;
             (base.clone(), base)
         }
         Some(c) => match lan(c) {
@@ -84,8 +83,11 @@ fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo>
         },
         None => best(),
     };
-    let url = state.terminal.pairing_url(&base);
-    let svg = pairing::qr_svg(&url).map_err(|e| CommandError::new("qr", e.to_string()))?;
+    let url = state.guarded.pairing_url(&base);
+    let svg = pairing::qr_svg(&url).map_err(|e| {
+        log::error!("QR code: {e}");
+        CommandError::new(Kind::Qr)
+    })?;
     Ok(PairingInfo {
         loopback_only: addresses.is_empty(),
         url,

@@ -1,27 +1,29 @@
 //! Settings: read, validate, save, apply what can be applied at once.
 
 use crate::error::{CommandError, CommandResult};
-use crate::settings::{self, Settings};
+use crate::notice::Kind;
+use crate::settings::{self, Settings, SettingsLimits};
 use crate::state::AppState;
 use serde::Serialize;
 use tauri::State;
 
-/// Saved settings and whether some only take effect at the next start.
+/// Saved settings, their ranges, and whether some only take effect at the next start.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsView {
     /// What is saved.
     pub settings: Settings,
+    /// The range of each number (the settings fields and the strength sliders use them).
+    pub limits: SettingsLimits,
     /// Port, heartbeat or rise rate differ from what is running.
     pub restart_needed: bool,
 }
 
 /// Validates, saves and keeps `s` as the current settings.
 pub(crate) fn persist(state: &AppState, s: Settings) -> CommandResult<()> {
-    s.validate()
-        .map_err(|m| CommandError::new("invalid_setting", m))?;
+    s.validate()?;
     settings::save(&state.settings_file.path, &s).map_err(|e| {
         log::error!("cannot save {}: {e}", state.settings_file.path.display());
-        CommandError::new("io", format!("The settings could not be saved ({e})."))
+        CommandError::new(Kind::Io).with("what", "settings")
     })?;
     *state.settings() = s;
     Ok(())
@@ -36,6 +38,7 @@ fn view(state: &AppState) -> SettingsView {
             || s.heartbeat_secs != running.heartbeat_secs
             || s.max_rise_per_sec != running.max_rise_per_sec,
         settings: s,
+        limits: settings::LIMITS,
     }
 }
 
@@ -54,9 +57,7 @@ pub fn save_settings(
     state: State<'_, AppState>,
     settings: Settings,
 ) -> CommandResult<SettingsView> {
-    settings
-        .validate()
-        .map_err(|m| CommandError::new("invalid_setting", m))?;
+    settings.validate()?;
     state.safety.set_caps(settings.cap_a, settings.cap_b)?;
     persist(&state, settings)?;
     Ok(view(&state))

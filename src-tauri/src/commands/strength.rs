@@ -1,7 +1,7 @@
 //! Strength through the safety gate, the emergency stop and the watchdog lease.
 
 use crate::error::CommandResult;
-use crate::events::{self, StrengthView};
+use crate::events::{self, GateView};
 use crate::state::AppState;
 use dglab_core::protocol::command::Channel;
 use dglab_core::safety::{Outcome, StopReport};
@@ -10,8 +10,8 @@ use tauri::{AppHandle, Manager, Runtime, State};
 
 /// The strength panel's state for its first draw; later changes arrive as events.
 #[tauri::command]
-pub fn strength_state(state: State<'_, AppState>) -> StrengthView {
-    events::strength_view(&state.terminal, &state.safety)
+pub fn strength_state(state: State<'_, AppState>) -> GateView {
+    events::gate_view(&state.guarded, &state.safety)
 }
 
 /// Aims a channel at an absolute strength. The gate clamps it to the cap and the App's soft
@@ -25,7 +25,7 @@ pub fn set_strength(
     channel: Channel,
     value: u8,
 ) -> CommandResult<Outcome> {
-    Ok(state.terminal.set_strength(channel, value)?)
+    Ok(state.guarded.set_strength(channel, value)?)
 }
 
 /// Moves a channel's target one step (the App still receives an absolute value).
@@ -38,7 +38,7 @@ pub fn step_strength(
     channel: Channel,
     direction: Direction,
 ) -> CommandResult<Outcome> {
-    Ok(state.terminal.step(channel, direction)?)
+    Ok(state.guarded.step(channel, direction)?)
 }
 
 /// Emergency stop through the core: latch, 0/0/clear/clear to the App, both players
@@ -72,11 +72,11 @@ pub fn renew_lease(state: State<'_, AppState>) {
 /// # Errors
 /// `invalid_setting` above 200; `io` if the settings file cannot be written.
 #[tauri::command]
-pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<StrengthView> {
+pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<GateView> {
     state.safety.set_caps(cap_a, cap_b)?;
     let mut s = state.settings().clone();
     s.cap_a = cap_a;
     s.cap_b = cap_b;
     super::settings::persist(&state, s)?;
-    Ok(events::strength_view(&state.terminal, &state.safety))
+    Ok(events::gate_view(&state.guarded, &state.safety))
 }

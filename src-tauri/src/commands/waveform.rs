@@ -1,32 +1,83 @@
 //! Waveforms: the editor's tables, expansion for the preview, share strings, playback.
 
-use crate::error::{CommandError, CommandResult};
+use crate::error::{pattern_from, CommandResult};
+use crate::notice::{self, Notice};
 use crate::state::AppState;
+use crate::Range;
 use dglab_core::player::Repeat;
 use dglab_core::protocol::command::Channel;
+use dglab_core::protocol::frame::{FREQ_BYTE_RANGE, INTENSITY_RANGE};
+use dglab_core::protocol::Frame;
 use dglab_core::waveform::pattern::{DURATION, FREQ, MAX_POINTS, MAX_SECTIONS};
-use dglab_core::waveform::{share, Pattern};
+use dglab_core::waveform::{share, Balance, FrequencyMode, Pattern, PlayRate, Rest};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
-/// The App's lookup tables, so the editor shows Hz and seconds for the indices it stores.
+/// A new pattern's header, as the core defaults it.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderDefaults {
+    /// `rest`.
+    pub rest: Rest,
+    /// `playRate`.
+    pub play_rate: PlayRate,
+    /// `balance`.
+    pub balance: Balance,
+}
+
+/// The App's pattern model as the editor needs it: lookup tables (so it shows Hz and
+/// seconds for the indices it stores) and every limit, all from the core.
 #[derive(Debug, Clone, Serialize)]
-pub struct Tables {
-    /// Frequency value (Hz) by index 0..=83.
+pub struct PatternLimits {
+    /// Frequency value (Hz) by index; a section's `freqA`/`freqB` index it.
     pub freq: &'static [u16],
-    /// Section length in 100 ms units by index 0..=99.
+    /// Section length in 100 ms units by index; a section's `duration` indexes it.
     pub duration: &'static [u16],
     /// Most sections in a pattern.
     pub max_sections: usize,
     /// Most points in a section.
     pub max_points: usize,
+    /// A point's value (the frame gets its integer part).
+    pub point_value: Range,
+    /// The header's `rest`.
+    pub rest: Range,
+    /// The header's `balance`.
+    pub balance: Range,
+    /// The allowed `playRate` values.
+    pub play_rates: [PlayRate; 3],
+    /// The frequency modes, in the App's order.
+    pub modes: [FrequencyMode; 4],
+    /// A new pattern's header.
+    pub defaults: HeaderDefaults,
+    /// A decoded frame's frequency bytes.
+    pub freq_byte: Range,
+    /// A decoded frame's intensities.
+    pub intensity: Range,
+}
+
+/// One 100 ms frame, decoded: four 25 ms slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FrameView {
+    /// Frequency byte of each slot.
+    pub freq: [u8; 4],
+    /// Intensity of each slot.
+    pub intensity: [u8; 4],
+}
+
+impl From<&Frame> for FrameView {
+    fn from(f: &Frame) -> Self {
+        FrameView {
+            freq: f.freq(),
+            intensity: f.intensity(),
+        }
+    }
 }
 
 /// What one pass of a pattern plays.
 #[derive(Debug, Clone, Serialize)]
 pub struct Expansion {
-    /// The frames as the wire carries them (16 hex digits each).
-    pub frames: Vec<String>,
+    /// The frames, decoded by the core (the preview draws them).
+    pub frames: Vec<FrameView>,
     /// One pass, rest included.
     pub duration_ms: u64,
     /// The canonical share string of the pattern.
@@ -38,8 +89,8 @@ pub struct Expansion {
 pub struct Imported {
     /// The pattern, ready for the editor.
     pub pattern: Pattern,
-    /// Repairs, in plain words (empty for a well-formed string).
-    pub warnings: Vec<String>,
+    /// Repairs, as `{kind, params}` (empty for a well-formed string).
+    pub warnings: Vec<Notice>,
 }
 
 /// Once or looped, as the UI says it.
@@ -52,37 +103,44 @@ pub enum RepeatArg {
     Loop,
 }
 
-/// The editor sends its model as JSON; reading it here (not as a typed argument) turns a
-/// rule it breaks into a `{kind, message}` error instead of Tauri's bare string.
-fn pattern_from(value: serde_json::Value) -> CommandResult<Pattern> {
-    serde_json::from_value(value).map_err(|e| {
-        CommandError::new(
-            "invalid_pattern",
-            format!("The waveform is not valid: {e}."),
-        )
-    })
-}
-
-/// The frequency and duration tables.
+/// The pattern model's tables and limits.
 #[tauri::command]
-pub fn waveform_tables() -> Tables {
-    Tables {
+pub fn pattern_limits() -> PatternLimits {
+    let (rest, play_rate, balance) = Pattern::header_defaults();
+    PatternLimits {
         freq: &FREQ,
         duration: &DURATION,
         max_sections: MAX_SECTIONS,
         max_points: MAX_POINTS,
+        point_value: INTENSITY_RANGE.into(),
+        rest: (Rest::MIN..=Rest::MAX).into(),
+        balance: (Balance::MIN..=Balance::MAX).into(),
+        play_rates: [PlayRate::X1, PlayRate::X2, PlayRate::X4],
+        modes: [
+            FrequencyMode::Fixed,
+            FrequencyMode::SectionRamp,
+            FrequencyMode::ElementRamp,
+            FrequencyMode::StepRamp,
+        ],
+        defaults: HeaderDefaults {
+            rest,
+            play_rate,
+            balance,
+        },
+        freq_byte: FREQ_BYTE_RANGE.into(),
+        intensity: INTENSITY_RANGE.into(),
     }
 }
 
 /// Expands a pattern for the preview (and checks it).
 ///
 /// # Errors
-/// `invalid_pattern` naming the rule it breaks.
+/// `invalid_pattern`.
 #[tauri::command]
 pub fn expand_pattern(pattern: serde_json::Value) -> CommandResult<Expansion> {
     let p = pattern_from(pattern)?;
     Ok(Expansion {
-        frames: p.frames().iter().map(|f| f.to_hex()).collect(),
+        frames: p.frames().iter().map(FrameView::from).collect(),
         duration_ms: p.duration_ms(),
         share: share::format(&p),
     })
@@ -97,7 +155,7 @@ pub fn parse_share(text: String) -> CommandResult<Imported> {
     let parsed = share::parse(text.trim())?;
     Ok(Imported {
         pattern: parsed.pattern,
-        warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+        warnings: parsed.warnings.iter().map(notice::share_warning).collect(),
     })
 }
 

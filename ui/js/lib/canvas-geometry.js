@@ -1,7 +1,5 @@
-// Pure geometry for the waveform canvases: bars <-> pixels, hit tests. No DOM.
-
-/** Intensity range of a point (the App's 0..100). */
-export const MAX_VALUE = 100;
+// Pure geometry for the waveform canvases: bars <-> pixels, hit tests. No DOM. The value
+// range (`max`) is the core's (`pattern_limits`), never assumed here.
 
 /**
  * Lays out `n` bars across a canvas.
@@ -20,17 +18,17 @@ export function barLayout(n, width, height, pad = 8) {
   }));
 }
 
-/** The pixel y of the top of a bar of `value` (0..100). */
-export function yForValue(value, height, pad = 8) {
-  const v = Math.min(MAX_VALUE, Math.max(0, Number(value) || 0));
-  return height - pad - (v / MAX_VALUE) * (height - 2 * pad);
+/** The pixel y of the top of a bar of `value` (0..max). */
+export function yForValue(value, height, max, pad = 8) {
+  const v = Math.min(max, Math.max(0, Number(value) || 0));
+  return height - pad - (v / max) * (height - 2 * pad);
 }
 
-/** The whole value (0..100) a pointer at pixel `y` sets; outside the plot it clamps. */
-export function valueForY(y, height, pad = 8) {
+/** The whole value (0..max) a pointer at pixel `y` sets; outside the plot it clamps. */
+export function valueForY(y, height, max, pad = 8) {
   const span = Math.max(1, height - 2 * pad);
-  const v = Math.round(((height - pad - y) / span) * MAX_VALUE);
-  return Math.min(MAX_VALUE, Math.max(0, v));
+  const v = Math.round(((height - pad - y) / span) * max);
+  return Math.min(max, Math.max(0, v));
 }
 
 /** Index of the bar under pixel `x` (the nearest one when between bars), or -1 for none. */
@@ -49,18 +47,11 @@ export function barAt(x, layout) {
   return dist <= slot / 2 ? best : -1;
 }
 
-/** Frame hex ("0A0A0A0A64646464") -> {freq: [4 bytes], intensity: [4 bytes]}. */
-export function decodeFrame(hex) {
-  const bytes = [];
-  for (let i = 0; i < 16; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
-  return { freq: bytes.slice(0, 4), intensity: bytes.slice(4, 8) };
-}
-
-/** Flattens frames into 25 ms slots for the preview: [{freq, intensity}, ...]. */
+/** Flattens the core's decoded frames ({freq: [4], intensity: [4]}, as `expand_pattern`
+ *  returns them) into 25 ms slots for the preview: [{freq, intensity}, ...]. */
 export function framesToSlots(frames) {
   const out = [];
-  for (const hex of frames) {
-    const f = decodeFrame(hex);
+  for (const f of frames) {
     for (let i = 0; i < 4; i++) out.push({ freq: f.freq[i], intensity: f.intensity[i] });
   }
   return out;

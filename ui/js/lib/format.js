@@ -36,9 +36,9 @@ export function roleKey(role, ours) {
   }
 }
 
-/** "1.5 s" from 100 ms units; "0.1 s" for one frame. */
+/** "1.5" (seconds, for `unit.seconds`) from 100 ms units; "0.1" for one frame. */
 export function tenthsToSeconds(tenths) {
-  return `${(Number(tenths) / 10).toFixed(1)} s`;
+  return (Number(tenths) / 10).toFixed(1);
 }
 
 /** 0..200 or "—" when unknown. */
