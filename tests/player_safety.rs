@@ -40,6 +40,10 @@ async fn paired(relay: &RelayHandle, hub: &SafetyHub) -> (GuardedTerminal, Guard
             break;
         }
     }
+    // Every pairing starts with both channels at 0 and both queues empty.
+    for want in ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"] {
+        assert_eq!(next_msg(&mut app).await, want);
+    }
     (term, ev, app)
 }
 
@@ -209,9 +213,19 @@ fn emergency_stop_racing_playing_players_never_deadlocks() {
     let done = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let stopper = {
-        let (hub, done) = (hub.clone(), done.clone());
+        let (hub, done, sent) = (hub.clone(), done.clone(), pulses.clone());
         std::thread::spawn(move || {
-            for i in 0..400u32 {
+            // At least 400 rounds, and on until a pulse got through between a re-arm and
+            // the next stop (a loaded machine may need more rounds for that), so the race
+            // is always exercised; the 30 s limit below still catches a deadlock.
+            let start = std::time::Instant::now();
+            for i in 0u32.. {
+                if i >= 400
+                    && (sent.load(Ordering::Relaxed) > 0
+                        || start.elapsed() > Duration::from_secs(20))
+                {
+                    break;
+                }
                 let report = hub.emergency_stop();
                 assert_eq!(report.stopped_hooks, 2);
                 if i.is_multiple_of(4) {

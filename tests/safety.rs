@@ -116,6 +116,7 @@ async fn the_gate_over_real_sockets() {
     let (raw, raw_events) = Terminal::local(&relay);
     let (term, mut ev) = hub.guard(raw, raw_events);
     let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
 
     // The App reports a soft limit of 8 on A, below the cap of 10.
     app.limit = [8, 200];
@@ -177,8 +178,8 @@ async fn the_gate_over_real_sockets() {
     term.add_pulses(Channel::A, &[frame()]).unwrap();
     assert!(app.next().await.starts_with("pulse-A:"));
 
-    // Mid-ramp the phone drops and another pairs: the new App hears nothing until asked,
-    // then starts from 1.
+    // Mid-ramp the phone drops and another pairs: the new App hears 0/0/clear/clear,
+    // then nothing until asked, then starts from 1.
     term.set_strength(Channel::B, 5).unwrap();
     assert_eq!(app.next().await, "strength-2+2+1");
     drop(app);
@@ -188,11 +189,92 @@ async fn the_gate_over_real_sockets() {
         }
     }
     let mut app2 = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app2).await, ZERO_CLEAR);
     app2.client.silent_for(Duration::from_millis(500)).await;
     let st = term.state();
     assert_eq!((st.channels[0].target, st.channels[1].target), (0, 0));
     term.set_strength(Channel::B, 2).unwrap();
     assert_eq!(app2.ramp(2, 2).await, [1, 2]);
 
+    relay.shutdown().await;
+}
+
+/// A hub with caps 10/5 and no watchdog, a guarded local terminal and its events.
+async fn guarded(relay: &RelayHandle) -> (SafetyHub, GuardedTerminal, GuardedEvents) {
+    let hub = SafetyHub::new(SafetyConfig {
+        cap_a: 10,
+        cap_b: 5,
+        watchdog: None,
+        ..Default::default()
+    })
+    .unwrap();
+    let (raw, raw_events) = Terminal::local(relay);
+    let (term, ev) = hub.guard(raw, raw_events);
+    (hub, term, ev)
+}
+
+/// The four frames that leave an App silent: both channels 0, both queues empty.
+const ZERO_CLEAR: [&str; 4] = ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"];
+
+async fn next_four(app: &mut SimApp) -> Vec<String> {
+    let mut v = vec![];
+    for _ in 0..4 {
+        v.push(app.next().await);
+    }
+    v
+}
+
+#[tokio::test]
+async fn every_pairing_starts_with_zero_and_clear() {
+    let relay = start_relay().await;
+    let (_hub, term, mut ev) = guarded(&relay).await;
+    let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+    // The same App drops and scans the same code again: the same four come first again.
+    drop(app);
+    while !matches!(next(&mut ev).await, TerminalEvent::AppLeft { .. }) {}
+    let mut again = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut again).await, ZERO_CLEAR);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_app_above_the_cap_is_brought_down_at_its_first_report() {
+    let relay = start_relay().await;
+    let (_hub, term, mut ev) = guarded(&relay).await;
+    let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+
+    // The phone comes back from another controller at 80/60 (caps 10/5): the report's
+    // answer is both channels down to what the user asked for here, 0.
+    app.level = [80, 60];
+    app.report().await;
+    let mut got = vec![app.next().await, app.next().await];
+    got.sort();
+    assert_eq!(got, ["strength-1+2+0", "strength-2+2+0"]);
+    assert_eq!(app.level, [0, 0]);
+
+    // With a target of 3 on A, a phone dialled up to 150 goes back to 3, not to the cap.
+    term.set_strength(Channel::A, 3).unwrap();
+    assert_eq!(app.ramp(1, 3).await, [1, 2, 3]);
+    app.level[0] = 150;
+    app.report().await;
+    assert_eq!(app.next().await, "strength-1+2+3");
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn while_stopped_any_level_the_app_reports_goes_back_to_zero() {
+    let relay = start_relay().await;
+    let (hub, term, mut ev) = guarded(&relay).await;
+    let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+    hub.emergency_stop();
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+    // Someone turns the dial on the phone to 4, under the cap: stopped means 0.
+    app.level = [4, 0];
+    app.report().await;
+    assert_eq!(app.next().await, "strength-1+2+0");
+    assert_eq!(app.level, [0, 0]);
     relay.shutdown().await;
 }

@@ -113,7 +113,22 @@ pub enum SafetyEvent {
         /// The App's level, now the target.
         to: u8,
     },
-    /// Targets went to 0 because the pairing changed.
+    /// The App reported a level above what is allowed (another controller, the phone's
+    /// dial, or any level while stopped) and was sent back down at once.
+    AppAboveLimit {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// Its channel.
+        channel: Channel,
+        /// The level the App reported.
+        reported: u8,
+        /// The level it was sent.
+        to: u8,
+        /// The most allowed at that moment: the cap or soft limit, or 0 while stopped.
+        allowed: u8,
+    },
+    /// Targets went to 0 because the pairing changed; a newly paired App was also sent
+    /// 0 on both channels and both queues were cleared before anything else.
     Reset {
         /// The guarded terminal.
         terminal: Uuid,
@@ -144,6 +159,7 @@ impl SafetyEvent {
     pub(crate) fn log(&self) {
         match self {
             SafetyEvent::Refused { .. }
+            | SafetyEvent::AppAboveLimit { .. }
             | SafetyEvent::EmergencyStop(_)
             | SafetyEvent::WatchdogTripped(_) => log::warn!("safety: {self:?}"),
             _ => log::info!("safety: {self:?}"),

@@ -174,6 +174,9 @@ impl Gate {
             c.reset(now);
         }
         let why = if app.is_some() {
+            // Whatever level the App arrives with (another controller, a previous session),
+            // it starts from 0 with empty queues before anything else is sent to it.
+            let _ = self.zero_and_clear();
             ResetReason::Paired
         } else {
             ResetReason::AppLeft
@@ -183,6 +186,21 @@ impl Gate {
             app,
             why,
         });
+    }
+
+    /// 0 on both channels and both queues cleared, all four tried whatever fails.
+    fn zero_and_clear(&self) -> Result<(), TerminalError> {
+        let results = [
+            self.out.set_strength(Channel::A, 0),
+            self.out.set_strength(Channel::B, 0),
+            self.out.clear(Channel::A),
+            self.out.clear(Channel::B),
+        ];
+        let failed = results.into_iter().find_map(Result::err);
+        if let Some(e) = &failed {
+            log::warn!("safety: terminal {}: zeroing its App failed: {e}", self.id);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Sends `v`; on failure restores the channel's bookkeeping (so the gate never
@@ -314,13 +332,7 @@ impl Gate {
         if st.app.is_none() {
             return Ok(false);
         }
-        let results = [
-            self.out.set_strength(Channel::A, 0),
-            self.out.set_strength(Channel::B, 0),
-            self.out.clear(Channel::A),
-            self.out.clear(Channel::B),
-        ];
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        self.zero_and_clear()?;
         Ok(true)
     }
 
@@ -349,11 +361,25 @@ impl Gate {
                     self.sync_app(&mut st, now);
                     if st.app.is_some() {
                         for (ch, v) in [(Channel::A, r.a), (Channel::B, r.b)] {
-                            if let Some(to) = st.ch[idx(ch)].on_report(v, now) {
+                            let lim = self.limits(ch, Some(*r));
+                            let c = &mut st.ch[idx(ch)];
+                            if let Some(to) = c.on_report(v, now) {
                                 self.hub.emit(SafetyEvent::AppLowered {
                                     terminal: self.id,
                                     channel: ch,
                                     to,
+                                });
+                            }
+                            // Above what is allowed: down at once, answering this report.
+                            let before = c.clone();
+                            if let Some(to) = c.correct(v, &lim, now) {
+                                let _ = self.send_level(c, before, ch, to, now);
+                                self.hub.emit(SafetyEvent::AppAboveLimit {
+                                    terminal: self.id,
+                                    channel: ch,
+                                    reported: v,
+                                    to,
+                                    allowed: lim.allowed(),
                                 });
                             }
                         }
@@ -429,7 +455,7 @@ impl Gate {
                 channel: ch,
                 target: c.target,
                 level: c.level,
-                ceiling: if lim.blocked { 0 } else { lim.ceiling().0 },
+                ceiling: lim.allowed(),
                 ramping: c.next_due.is_some(),
             }
         };
@@ -529,6 +555,7 @@ pub(crate) fn guard(
         // Whatever happened before the gate existed, its targets start at 0.
         c.reset(now);
     }
+    let already_paired = st.app.is_some();
     let gate = Arc::new(Gate {
         hub: hub.clone(),
         out,
@@ -537,6 +564,11 @@ pub(crate) fn guard(
         wake: Notify::new(),
     });
     hub.add_gate(&gate);
+    if already_paired {
+        // An App paired before the gate existed is treated as newly paired.
+        let _st = gate.lock();
+        let _ = gate.zero_and_clear();
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     tokio::spawn(drive(gate.clone(), raw, tx, stop.clone()));

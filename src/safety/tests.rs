@@ -599,6 +599,9 @@ async fn emergency_stop_reaches_every_guarded_terminal_and_skips_unpaired_ones()
             rec.pair([0, 0], [200, 200]);
         }
         let (term, ev) = hub.guard_output(Box::new(Rec(rec.clone())), raw);
+        // An App already paired when guarded is zeroed first, like any new pairing.
+        let zeroed = rec.take_sent();
+        assert_eq!(zeroed.len(), if i < 2 { 4 } else { 0 }, "{zeroed:?}");
         keep.push((rec, term, ev));
     }
     let report = hub.emergency_stop();
@@ -669,7 +672,11 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
     let new_app = rig.rec.pair([0, 0], [200, 200]);
     rig.rec.take_sent();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(rig.rec.sent().is_empty(), "{:?}", rig.rec.sent());
+    // The new App hears 0/0/clear/clear and nothing of the old ramp.
+    assert_eq!(
+        rig.rec.sent(),
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+    );
     let st = rig.term.state();
     assert_eq!(st.app, Some(new_app));
     assert_eq!((st.channels[0].target, st.channels[0].level), (0, 0));
@@ -678,6 +685,7 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
         app: Some(new_app),
         why: ResetReason::Paired
     }));
+    rig.rec.take_sent();
     rig.term.set_strength(Channel::A, 2).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(rig.values(Channel::A), [1, 2]);
@@ -692,7 +700,10 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
     rig.rec.pair([0, 0], [200, 200]);
     rig.rec.take_sent();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(rig.rec.sent().is_empty());
+    assert_eq!(
+        rig.rec.sent(),
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+    );
     assert!(rig.violations().is_empty(), "{:?}", rig.violations());
 }
 

@@ -148,9 +148,18 @@ pub fn safety_event(ev: &SafetyEvent) -> (Level, String) {
         SafetyEvent::AppLowered { channel, to, .. } => format!(
             "safety: channel {channel}: the App is at {to}, below what was sent; the target follows"
         ),
+        SafetyEvent::AppAboveLimit {
+            channel,
+            reported,
+            to,
+            allowed,
+            ..
+        } => format!(
+            "safety: channel {channel}: the App reported {reported}, above the {allowed} allowed; sent {to}"
+        ),
         SafetyEvent::Reset { why, app, .. } => match (why, app) {
             (ResetReason::Paired, Some(app)) => {
-                format!("safety: App {app} paired; both channels start at 0")
+                format!("safety: App {app} paired; both channels set to 0 and both queues cleared")
             }
             _ => "safety: the App left; both channels reset to 0".to_owned(),
         },
