@@ -39,6 +39,20 @@ pub enum ResetReason {
     AppLeft,
 }
 
+/// Why "follow the App's soft limit" was switched on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowChange {
+    /// The user asked.
+    User,
+    /// The emergency stop or the watchdog: nothing may rise by itself afterwards.
+    Stopped,
+    /// Another App paired (or the same one again): it starts at 0 and stays there.
+    Paired,
+    /// The App left.
+    AppLeft,
+}
+
 /// What the emergency stop reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StopReport {
@@ -136,6 +150,17 @@ pub enum SafetyEvent {
         app: Option<Uuid>,
         /// Why.
         why: ResetReason,
+    },
+    /// "Follow the App's soft limit" was switched on or off for a channel.
+    FollowSoftLimit {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// Its channel.
+        channel: Channel,
+        /// On or off now.
+        on: bool,
+        /// Who or what switched it.
+        why: FollowChange,
     },
     /// The user changed the caps.
     CapsChanged {

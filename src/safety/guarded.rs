@@ -7,7 +7,7 @@
 //! the emergency stop's 0 or after a lowering request.
 
 use super::error::SafetyError;
-use super::event::{Block, Limit, ResetReason, SafetyEvent};
+use super::event::{Block, FollowChange, Limit, ResetReason, SafetyEvent};
 use super::gate::{ChannelGate, Limits};
 use super::hub::HubInner;
 use crate::protocol::command::{Channel, StrengthReport, MAX_STRENGTH};
@@ -86,6 +86,8 @@ pub struct ChannelState {
     pub ceiling: u8,
     /// A ramp is climbing.
     pub ramping: bool,
+    /// The channel follows the App's soft limit (still capped, still ramped).
+    pub follow: bool,
 }
 
 /// A snapshot of a guarded terminal.
@@ -108,6 +110,11 @@ pub struct GuardState {
 struct GateState {
     app: Option<Uuid>,
     ch: [ChannelGate; 2],
+    /// "Follow the soft limit" per channel; off after any stop or pairing change.
+    follow: [bool; 2],
+    /// The soft limit last aimed at while following, so a report that repeats it does
+    /// not re-aim (which would undo the user's own lowering).
+    followed: [Option<u8>; 2],
 }
 
 /// Shared by the handle and the driver task.
@@ -173,6 +180,14 @@ impl Gate {
         for c in &mut st.ch {
             c.reset(now);
         }
+        self.unfollow(
+            st,
+            if app.is_some() {
+                FollowChange::Paired
+            } else {
+                FollowChange::AppLeft
+            },
+        );
         let why = if app.is_some() {
             // Whatever level the App arrives with (another controller, a previous session),
             // it starts from 0 with empty queues before anything else is sent to it.
@@ -186,6 +201,82 @@ impl Gate {
             app,
             why,
         });
+    }
+
+    /// Switches following off on both channels (audited for each that was on).
+    fn unfollow(&self, st: &mut GateState, why: FollowChange) {
+        for ch in Channel::BOTH {
+            let i = idx(ch);
+            st.followed[i] = None;
+            if std::mem::take(&mut st.follow[i]) {
+                self.hub.emit(SafetyEvent::FollowSoftLimit {
+                    terminal: self.id,
+                    channel: ch,
+                    on: false,
+                    why,
+                });
+            }
+        }
+    }
+
+    /// Switches following on or off for one channel; on aims at the soft limit now.
+    fn set_follow(&self, ch: Channel, on: bool) -> Result<(), SafetyError> {
+        {
+            let mut st = self.lock();
+            self.sync_app(&mut st, Instant::now());
+            if on {
+                // Following raises by itself later: refused while anything blocks raises.
+                if let Some(why) = self.hub.block() {
+                    self.hub.emit(SafetyEvent::Refused {
+                        terminal: self.id,
+                        channel: Some(ch),
+                        why,
+                    });
+                    return Err(why.into());
+                }
+            }
+            let i = idx(ch);
+            st.followed[i] = None;
+            if st.follow[i] != on {
+                st.follow[i] = on;
+                self.hub.emit(SafetyEvent::FollowSoftLimit {
+                    terminal: self.id,
+                    channel: ch,
+                    on,
+                    why: FollowChange::User,
+                });
+            }
+        }
+        if on {
+            self.follow_soft_limits();
+        }
+        Ok(())
+    }
+
+    /// Aims each following channel at the App's soft limit when it is new.
+    fn follow_soft_limits(&self) {
+        let Some(report) = self.out.last_report() else {
+            return;
+        };
+        for ch in Channel::BOTH {
+            let soft = match ch {
+                Channel::A => report.limit_a,
+                Channel::B => report.limit_b,
+            };
+            let aim = {
+                let mut st = self.lock();
+                let i = idx(ch);
+                let aim = st.follow[i] && st.followed[i] != Some(soft);
+                if aim {
+                    st.followed[i] = Some(soft);
+                }
+                aim
+            };
+            // Through the normal path: capped, ramped, refused while blocked.
+            if aim {
+                let _ = self.request(ch, Ask::Absolute(soft));
+            }
+        }
     }
 
     /// 0 on both channels and both queues cleared, all four tried whatever fails.
@@ -242,7 +333,9 @@ impl Gate {
             }
             Ask::Absolute(v) => v,
             Ask::Step(Direction::Up) => c.target.saturating_add(1).min(MAX_STRENGTH),
-            Ask::Step(Direction::Down) => c.target.saturating_sub(1),
+            // One below where the App is now (not below the target, which during a ramp
+            // is still above it: "−1" must never keep raising).
+            Ask::Step(Direction::Down) => c.target.min(c.current(&lim)).saturating_sub(1),
         };
         if asked > 0 {
             if let Some(why) = self.hub.block() {
@@ -329,6 +422,7 @@ impl Gate {
         for c in &mut st.ch {
             c.halt(now);
         }
+        self.unfollow(&mut st, FollowChange::Stopped);
         if st.app.is_none() {
             return Ok(false);
         }
@@ -387,6 +481,7 @@ impl Gate {
                 }
                 // A lower soft limit pulls the level down now.
                 self.settle_all(Limit::SoftLimit);
+                self.follow_soft_limits();
             }
             _ => {}
         }
@@ -457,6 +552,7 @@ impl Gate {
                 level: c.level,
                 ceiling: lim.allowed(),
                 ramping: c.next_due.is_some(),
+                follow: st.follow[idx(ch)],
             }
         };
         GuardState {
@@ -636,6 +732,18 @@ impl GuardedTerminal {
     /// terminal's errors (frame count, too long, not paired, closed).
     pub fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
         self.gate().pulses(channel, frames)
+    }
+
+    /// Makes a channel follow the App's soft limit: whenever the App reports a new one the
+    /// channel aims at it, through the same caps and ramp as any request. Any stop, the
+    /// watchdog and any pairing change switch it off again, and re-arming does not switch
+    /// it back on: nothing rises by itself.
+    ///
+    /// # Errors
+    /// [`SafetyError::Latched`] / [`SafetyError::LeaseLapsed`] when switching on while
+    /// blocked (switching off always works).
+    pub fn set_follow_soft_limit(&self, channel: Channel, on: bool) -> Result<(), SafetyError> {
+        self.gate().set_follow(channel, on)
     }
 
     /// Whether [`GuardedTerminal::add_pulses`] would be refused right now by the latch or

@@ -54,7 +54,7 @@ pub mod watchdog;
 
 pub use config::{ConfigError, SafetyConfig};
 pub use error::SafetyError;
-pub use event::{Block, Limit, ResetReason, SafetyEvent, StopReport};
+pub use event::{Block, FollowChange, Limit, ResetReason, SafetyEvent, StopReport};
 pub use guarded::{ChannelState, GuardState, GuardedEvents, GuardedTerminal, Outcome};
 pub use stop::{StopRegistration, Stoppable};
 

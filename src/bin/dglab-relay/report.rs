@@ -4,7 +4,7 @@
 use dglab_core::protocol::command::FeedbackButton;
 use dglab_core::protocol::Code;
 use dglab_core::relay::{RelayEvent, Role};
-use dglab_core::safety::{Block, Limit, ResetReason, SafetyEvent, StopReport};
+use dglab_core::safety::{Block, FollowChange, Limit, ResetReason, SafetyEvent, StopReport};
 use dglab_core::TerminalEvent;
 use log::Level;
 
@@ -163,6 +163,18 @@ pub fn safety_event(ev: &SafetyEvent) -> (Level, String) {
             }
             _ => "safety: the App left; both channels reset to 0".to_owned(),
         },
+        SafetyEvent::FollowSoftLimit {
+            channel, on, why, ..
+        } => format!(
+            "safety: channel {channel}: following the App's soft limit {} ({})",
+            if *on { "on" } else { "off" },
+            match why {
+                FollowChange::User => "asked",
+                FollowChange::Stopped => "stopped",
+                FollowChange::Paired => "a new pairing",
+                FollowChange::AppLeft => "the App left",
+            }
+        ),
         SafetyEvent::CapsChanged { cap_a, cap_b } => {
             format!("safety: caps now A {cap_a}, B {cap_b}")
         }
