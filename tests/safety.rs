@@ -278,3 +278,64 @@ async fn while_stopped_any_level_the_app_reports_goes_back_to_zero() {
     assert_eq!(app.level, [0, 0]);
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stop_is_resent_until_the_app_reports_zero_and_then_confirmed() {
+    let relay = start_relay().await;
+    let (hub, term, mut ev) = guarded(&relay).await;
+    let mut audit = hub.subscribe();
+    let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+    term.set_strength(Channel::A, 2).unwrap();
+    assert_eq!(app.ramp(1, 2).await, [1, 2]);
+
+    // This App reads but does not answer: its confirmation never comes.
+    let report = hub.emergency_stop();
+    assert_eq!(report.apps, 1);
+    assert_eq!(
+        report.unconfirmed,
+        [app.client.id.parse::<uuid::Uuid>().unwrap()]
+    );
+    let mut raw = vec![];
+    for _ in 0..8 {
+        let v = app.client.recv().await;
+        raw.push(v["message"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(raw[..4], ZERO_CLEAR);
+    assert_eq!(raw[4..], ZERO_CLEAR, "the stop was not sent again");
+    assert_eq!(hub.unconfirmed_stops().len(), 1);
+
+    // Now it reports 0/0: confirmed, audited, and the retries end.
+    app.level = [0, 0];
+    app.report().await;
+    let confirmed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(dglab_core::safety::SafetyEvent::StopConfirmed { app: a, .. }) =
+                audit.recv().await
+            {
+                return a;
+            }
+        }
+    })
+    .await
+    .expect("no StopConfirmed");
+    assert_eq!(confirmed.to_string(), app.client.id);
+    assert!(hub.unconfirmed_stops().is_empty());
+    app.client.silent_for(Duration::from_millis(1500)).await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stop_with_no_app_paired_still_latches_and_says_so() {
+    let relay = start_relay().await;
+    let (hub, term, mut ev) = guarded(&relay).await;
+    let report = hub.emergency_stop();
+    assert_eq!((report.terminals, report.apps), (1, 0));
+    assert!(report.unconfirmed.is_empty());
+    assert!(hub.is_latched());
+    // An App that pairs afterwards is held at 0 by the latch.
+    let mut app = SimApp::pair(&relay, &term, &mut ev).await;
+    assert_eq!(next_four(&mut app).await, ZERO_CLEAR);
+    assert_eq!(term.set_strength(Channel::A, 1), Err(SafetyError::Latched));
+    relay.shutdown().await;
+}

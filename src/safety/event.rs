@@ -39,6 +39,9 @@ pub enum ResetReason {
     AppLeft,
 }
 
+/// How often an unconfirmed stop is sent again.
+pub const STOP_RETRY: Duration = Duration::from_secs(1);
+
 /// Why "follow the App's soft limit" was switched on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,6 +68,11 @@ pub struct StopReport {
     /// Terminals whose App could not be reached, with the reason (typically the App
     /// left at that moment). Their targets are 0 and the latch holds all the same.
     pub failures: Vec<(Uuid, String)>,
+    /// Apps that were sent the stop but have not yet confirmed 0 on both channels (their
+    /// last report was above 0, or they never reported). The gate re-sends the stop
+    /// every [`STOP_RETRY`] until each reports 0/0 ([`SafetyEvent::StopConfirmed`]), leaves,
+    /// or the stop is released.
+    pub unconfirmed: Vec<Uuid>,
     /// From the call to the last message queued.
     pub elapsed: Duration,
 }
@@ -168,6 +176,13 @@ pub enum SafetyEvent {
         cap_a: u8,
         /// Channel B's cap.
         cap_b: u8,
+    },
+    /// An App reported 0 on both channels after a stop (or watchdog trip) was sent to it.
+    StopConfirmed {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// The App.
+        app: Uuid,
     },
     /// The emergency stop fired and latched.
     EmergencyStop(StopReport),

@@ -7,7 +7,7 @@
 //! the emergency stop's 0 or after a lowering request.
 
 use super::error::SafetyError;
-use super::event::{Block, FollowChange, Limit, ResetReason, SafetyEvent};
+use super::event::{Block, FollowChange, Limit, ResetReason, SafetyEvent, STOP_RETRY};
 use super::gate::{ChannelGate, Limits};
 use super::hub::HubInner;
 use crate::protocol::command::{Channel, StrengthReport, MAX_STRENGTH};
@@ -112,6 +112,9 @@ struct GateState {
     ch: [ChannelGate; 2],
     /// "Follow the soft limit" per channel; off after any stop or pairing change.
     follow: [bool; 2],
+    /// A stop sent to the current App that it has not confirmed with a 0/0 report yet:
+    /// when to send it again.
+    stop_retry: Option<Instant>,
     /// The soft limit last aimed at while following, so a report that repeats it does
     /// not re-aim (which would undo the user's own lowering).
     followed: [Option<u8>; 2],
@@ -177,6 +180,8 @@ impl Gate {
             return;
         }
         st.app = app;
+        // A new App gets its own zeros below; a stop pending for the old one is moot.
+        st.stop_retry = None;
         for c in &mut st.ch {
             c.reset(now);
         }
@@ -426,6 +431,13 @@ impl Gate {
         if st.app.is_none() {
             return Ok(false);
         }
+        // Confirmed at once if the App last said 0/0: a 0 that changes nothing makes the
+        // App send no report. Otherwise the driver re-sends until it reports 0/0.
+        let at_zero = self.out.last_report().is_some_and(|r| r.a == 0 && r.b == 0);
+        st.stop_retry = (!at_zero).then_some(now + STOP_RETRY);
+        if st.stop_retry.is_some() {
+            self.wake.notify_one();
+        }
         self.zero_and_clear()?;
         Ok(true)
     }
@@ -437,9 +449,11 @@ impl Gate {
                 let mut st = self.lock();
                 if st.app == Some(*app) {
                     st.app = None;
+                    st.stop_retry = None;
                     for c in &mut st.ch {
                         c.reset(now);
                     }
+                    self.unfollow(&mut st, FollowChange::AppLeft);
                     self.hub.emit(SafetyEvent::Reset {
                         terminal: self.id,
                         app: None,
@@ -453,6 +467,14 @@ impl Gate {
                 {
                     let mut st = self.lock();
                     self.sync_app(&mut st, now);
+                    if let (Some(app), true) = (st.app, r.a == 0 && r.b == 0) {
+                        if st.stop_retry.take().is_some() {
+                            self.hub.emit(SafetyEvent::StopConfirmed {
+                                terminal: self.id,
+                                app,
+                            });
+                        }
+                    }
                     if st.app.is_some() {
                         for (ch, v) in [(Channel::A, r.a), (Channel::B, r.b)] {
                             let lim = self.limits(ch, Some(*r));
@@ -487,13 +509,31 @@ impl Gate {
         }
     }
 
-    /// Runs every ramp step that is due.
+    /// Runs every ramp step that is due, and re-sends an unconfirmed stop.
     fn tick(&self) {
         let now = Instant::now();
         let mut st = self.lock();
         self.sync_app(&mut st, now);
         if st.app.is_none() {
+            // Nothing to drive; never leave a timer behind that the driver would spin on.
+            st.stop_retry = None;
+            for c in &mut st.ch {
+                c.next_due = None;
+            }
             return;
+        }
+        if let Some(due) = st.stop_retry {
+            if self.hub.block().is_none() {
+                // Released before the App confirmed: the user is back in control.
+                st.stop_retry = None;
+            } else if due <= now {
+                st.stop_retry = Some(now + STOP_RETRY);
+                log::warn!(
+                    "safety: terminal {}: the App has not confirmed the stop; sending it again",
+                    self.id
+                );
+                let _ = self.zero_and_clear();
+            }
         }
         let report = self.out.last_report();
         for ch in Channel::BOTH {
@@ -510,7 +550,17 @@ impl Gate {
 
     fn next_due(&self) -> Option<Instant> {
         let st = self.lock();
-        st.ch.iter().filter_map(|c| c.next_due).min()
+        st.ch
+            .iter()
+            .filter_map(|c| c.next_due)
+            .chain(st.stop_retry)
+            .min()
+    }
+
+    /// The App this gate sent a stop that it has not confirmed yet.
+    pub(crate) fn unconfirmed(&self) -> Option<Uuid> {
+        let st = self.lock();
+        st.stop_retry.and(st.app)
     }
 
     fn pulses(&self, ch: Channel, frames: &[Frame]) -> Result<(), SafetyError> {

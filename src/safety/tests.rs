@@ -973,3 +973,30 @@ async fn minus_one_during_a_ramp_lowers_from_the_level_reached() {
     // And the ramp does not come back.
     assert_eq!(rig.values(Channel::A).last(), Some(&(reached - 1)));
 }
+
+/// Found by the property above: an App that left while its stop was still unconfirmed left
+/// the stop's retry timer armed with no App to send to, and the gate's driver spun on it
+/// (a core at 100 %; on the paused clock the test never ended).
+#[test]
+fn an_app_leaving_during_an_unconfirmed_stop_leaves_no_timer_spinning() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let ops = vec![
+            Op::Pair([118, 19], [21, 18]),
+            Op::Stop,
+            Op::Leave,
+            Op::Wait(500),
+        ];
+        let _ = tx.send(rt.block_on(play(ops, 10, false)).is_ok());
+    });
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(20)),
+        Ok(true),
+        "the gate's driver did not go idle"
+    );
+}

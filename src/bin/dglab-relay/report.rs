@@ -175,6 +175,9 @@ pub fn safety_event(ev: &SafetyEvent) -> (Level, String) {
                 FollowChange::AppLeft => "the App left",
             }
         ),
+        SafetyEvent::StopConfirmed { app, .. } => {
+            format!("safety: App {app} confirmed the stop: both channels at 0")
+        }
         SafetyEvent::CapsChanged { cap_a, cap_b } => {
             format!("safety: caps now A {cap_a}, B {cap_b}")
         }
@@ -203,6 +206,12 @@ fn stop_report(r: &StopReport) -> String {
     );
     for (terminal, why) in &r.failures {
         line += &format!("; terminal {terminal} not reached: {why}");
+    }
+    if !r.unconfirmed.is_empty() {
+        line += &format!(
+            "; waiting for {} App(s) to confirm 0, resending every second",
+            r.unconfirmed.len()
+        );
     }
     line
 }
@@ -267,6 +276,7 @@ mod tests {
             apps: 1,
             stopped_hooks: 0,
             failures: vec![],
+            unconfirmed: vec![],
             elapsed: std::time::Duration::from_micros(250),
         };
         assert_eq!(
@@ -278,6 +288,7 @@ mod tests {
             apps: 0,
             stopped_hooks: 0,
             failures: vec![(t, "not paired".into())],
+            unconfirmed: vec![],
             elapsed: std::time::Duration::ZERO,
         };
         assert_eq!(
