@@ -438,6 +438,11 @@ async fn sigterm_sets_the_local_terminals_app_to_0_before_closing() {
         .line_with(&format!("App {app_id} paired with the local terminal"))
         .await;
 
+    // The pairing itself starts the App at 0 with empty queues.
+    for want in ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"] {
+        assert_eq!(recv_json(&mut app).await["message"], want);
+    }
+
     let pid = relay.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());

@@ -44,6 +44,22 @@ async fn paired(relay: &RelayHandle, hub: &SafetyHub) -> (GuardedTerminal, Guard
             break;
         }
     }
+    // Every pairing starts with both channels at 0 and both queues empty.
+    for want in ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"] {
+        assert_eq!(next_msg(&mut app).await, want);
+    }
+    // Like the real App, it reports its levels once bound, so a later stop is confirmed
+    // at once (an App that never reports gets the stop again every second).
+    app.msg(&terminal, &me, "strength-0+0+200+200").await;
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), ev.recv())
+            .await
+            .expect("no Strength event")
+            .expect("event stream ended");
+        if let TerminalEvent::Strength(_) = e {
+            break;
+        }
+    }
     (term, ev, app)
 }
 

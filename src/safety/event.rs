@@ -39,6 +39,23 @@ pub enum ResetReason {
     AppLeft,
 }
 
+/// How often an unconfirmed stop is sent again.
+pub const STOP_RETRY: Duration = Duration::from_secs(1);
+
+/// Why "follow the App's soft limit" was switched on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowChange {
+    /// The user asked.
+    User,
+    /// The emergency stop or the watchdog: nothing may rise by itself afterwards.
+    Stopped,
+    /// Another App paired (or the same one again): it starts at 0 and stays there.
+    Paired,
+    /// The App left.
+    AppLeft,
+}
+
 /// What the emergency stop reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StopReport {
@@ -51,6 +68,11 @@ pub struct StopReport {
     /// Terminals whose App could not be reached, with the reason (typically the App
     /// left at that moment). Their targets are 0 and the latch holds all the same.
     pub failures: Vec<(Uuid, String)>,
+    /// Apps that were sent the stop but have not yet confirmed 0 on both channels (their
+    /// last report was above 0, or they never reported). The gate re-sends the stop
+    /// every [`STOP_RETRY`] until each reports 0/0 ([`SafetyEvent::StopConfirmed`]), leaves,
+    /// or the stop is released.
+    pub unconfirmed: Vec<Uuid>,
     /// From the call to the last message queued.
     pub elapsed: Duration,
 }
@@ -113,7 +135,22 @@ pub enum SafetyEvent {
         /// The App's level, now the target.
         to: u8,
     },
-    /// Targets went to 0 because the pairing changed.
+    /// The App reported a level above what is allowed (another controller, the phone's
+    /// dial, or any level while stopped) and was sent back down at once.
+    AppAboveLimit {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// Its channel.
+        channel: Channel,
+        /// The level the App reported.
+        reported: u8,
+        /// The level it was sent.
+        to: u8,
+        /// The most allowed at that moment: the cap or soft limit, or 0 while stopped.
+        allowed: u8,
+    },
+    /// Targets went to 0 because the pairing changed; a newly paired App was also sent
+    /// 0 on both channels and both queues were cleared before anything else.
     Reset {
         /// The guarded terminal.
         terminal: Uuid,
@@ -122,12 +159,30 @@ pub enum SafetyEvent {
         /// Why.
         why: ResetReason,
     },
+    /// "Follow the App's soft limit" was switched on or off for a channel.
+    FollowSoftLimit {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// Its channel.
+        channel: Channel,
+        /// On or off now.
+        on: bool,
+        /// Who or what switched it.
+        why: FollowChange,
+    },
     /// The user changed the caps.
     CapsChanged {
         /// Channel A's cap.
         cap_a: u8,
         /// Channel B's cap.
         cap_b: u8,
+    },
+    /// An App reported 0 on both channels after a stop (or watchdog trip) was sent to it.
+    StopConfirmed {
+        /// The guarded terminal.
+        terminal: Uuid,
+        /// The App.
+        app: Uuid,
     },
     /// The emergency stop fired and latched.
     EmergencyStop(StopReport),
@@ -144,6 +199,7 @@ impl SafetyEvent {
     pub(crate) fn log(&self) {
         match self {
             SafetyEvent::Refused { .. }
+            | SafetyEvent::AppAboveLimit { .. }
             | SafetyEvent::EmergencyStop(_)
             | SafetyEvent::WatchdogTripped(_) => log::warn!("safety: {self:?}"),
             _ => log::info!("safety: {self:?}"),

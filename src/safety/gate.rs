@@ -35,6 +35,15 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
+    /// The highest value allowed right now: the ceiling, or 0 while blocked.
+    pub(crate) fn allowed(&self) -> u8 {
+        if self.blocked {
+            0
+        } else {
+            self.ceiling().0
+        }
+    }
+
     /// The highest value allowed and which limit sets it (ignoring `blocked`).
     pub(crate) fn ceiling(&self) -> (u8, Limit) {
         match self.soft {
@@ -77,7 +86,7 @@ impl ChannelGate {
     /// Decides the next value to send now, if any, and records it as sent; schedules
     /// `next_due` when a ramp must continue later.
     pub(crate) fn settle(&mut self, lim: &Limits, now: Instant, interval: Duration) -> Option<u8> {
-        let ceiling = if lim.blocked { 0 } else { lim.ceiling().0 };
+        let ceiling = lim.allowed();
         self.target = self.target.min(ceiling);
         let cur = self.current(lim);
         if self.target < self.level {
@@ -146,6 +155,26 @@ impl ChannelGate {
         self.target = reported;
         self.next_due = None;
         Some(reported)
+    }
+
+    /// An App report above what is allowed (another controller raised it, the phone's
+    /// dial, any level while stopped) that is not an echo of a value this gate sent:
+    /// returns the level to send at once — the target, never above the level last sent,
+    /// so a correction can only lower. Call after [`ChannelGate::on_report`].
+    pub(crate) fn correct(&mut self, reported: u8, lim: &Limits, now: Instant) -> Option<u8> {
+        if reported <= lim.allowed() || self.recent.iter().any(|&(_, v)| v == reported) {
+            return None;
+        }
+        let v = self.target.min(lim.allowed()).min(self.level);
+        self.target = v;
+        self.next_due = None;
+        // The App may report its old level once more before it applies `v` (it reports
+        // each change in order): that report is lag, not a reason to correct again.
+        self.prune(now);
+        self.recent.push_back((now, reported));
+        self.recent.push_back((now, v));
+        self.level = v;
+        Some(v)
     }
 
     fn record(&mut self, v: u8, now: Instant) {

@@ -7,7 +7,7 @@
 //! the emergency stop's 0 or after a lowering request.
 
 use super::error::SafetyError;
-use super::event::{Block, Limit, ResetReason, SafetyEvent};
+use super::event::{Block, FollowChange, Limit, ResetReason, SafetyEvent, STOP_RETRY};
 use super::gate::{ChannelGate, Limits};
 use super::hub::HubInner;
 use crate::protocol::command::{Channel, StrengthReport, MAX_STRENGTH};
@@ -86,6 +86,8 @@ pub struct ChannelState {
     pub ceiling: u8,
     /// A ramp is climbing.
     pub ramping: bool,
+    /// The channel follows the App's soft limit (still capped, still ramped).
+    pub follow: bool,
 }
 
 /// A snapshot of a guarded terminal.
@@ -108,6 +110,14 @@ pub struct GuardState {
 struct GateState {
     app: Option<Uuid>,
     ch: [ChannelGate; 2],
+    /// "Follow the soft limit" per channel; off after any stop or pairing change.
+    follow: [bool; 2],
+    /// A stop sent to the current App that it has not confirmed with a 0/0 report yet:
+    /// when to send it again.
+    stop_retry: Option<Instant>,
+    /// The soft limit last aimed at while following, so a report that repeats it does
+    /// not re-aim (which would undo the user's own lowering).
+    followed: [Option<u8>; 2],
 }
 
 /// Shared by the handle and the driver task.
@@ -170,10 +180,23 @@ impl Gate {
             return;
         }
         st.app = app;
+        // A new App gets its own zeros below; a stop pending for the old one is moot.
+        st.stop_retry = None;
         for c in &mut st.ch {
             c.reset(now);
         }
+        self.unfollow(
+            st,
+            if app.is_some() {
+                FollowChange::Paired
+            } else {
+                FollowChange::AppLeft
+            },
+        );
         let why = if app.is_some() {
+            // Whatever level the App arrives with (another controller, a previous session),
+            // it starts from 0 with empty queues before anything else is sent to it.
+            let _ = self.zero_and_clear();
             ResetReason::Paired
         } else {
             ResetReason::AppLeft
@@ -183,6 +206,97 @@ impl Gate {
             app,
             why,
         });
+    }
+
+    /// Switches following off on both channels (audited for each that was on).
+    fn unfollow(&self, st: &mut GateState, why: FollowChange) {
+        for ch in Channel::BOTH {
+            let i = idx(ch);
+            st.followed[i] = None;
+            if std::mem::take(&mut st.follow[i]) {
+                self.hub.emit(SafetyEvent::FollowSoftLimit {
+                    terminal: self.id,
+                    channel: ch,
+                    on: false,
+                    why,
+                });
+            }
+        }
+    }
+
+    /// Switches following on or off for one channel; on aims at the soft limit now.
+    fn set_follow(&self, ch: Channel, on: bool) -> Result<(), SafetyError> {
+        {
+            let mut st = self.lock();
+            self.sync_app(&mut st, Instant::now());
+            if on {
+                // Following raises by itself later: refused while anything blocks raises.
+                if let Some(why) = self.hub.block() {
+                    self.hub.emit(SafetyEvent::Refused {
+                        terminal: self.id,
+                        channel: Some(ch),
+                        why,
+                    });
+                    return Err(why.into());
+                }
+            }
+            let i = idx(ch);
+            st.followed[i] = None;
+            if st.follow[i] != on {
+                st.follow[i] = on;
+                self.hub.emit(SafetyEvent::FollowSoftLimit {
+                    terminal: self.id,
+                    channel: ch,
+                    on,
+                    why: FollowChange::User,
+                });
+            }
+        }
+        if on {
+            self.follow_soft_limits();
+        }
+        Ok(())
+    }
+
+    /// Aims each following channel at the App's soft limit when it is new.
+    fn follow_soft_limits(&self) {
+        let Some(report) = self.out.last_report() else {
+            return;
+        };
+        for ch in Channel::BOTH {
+            let soft = match ch {
+                Channel::A => report.limit_a,
+                Channel::B => report.limit_b,
+            };
+            let aim = {
+                let mut st = self.lock();
+                let i = idx(ch);
+                let aim = st.follow[i] && st.followed[i] != Some(soft);
+                if aim {
+                    st.followed[i] = Some(soft);
+                }
+                aim
+            };
+            // Through the normal path: capped, ramped, refused while blocked.
+            if aim {
+                let _ = self.request(ch, Ask::Absolute(soft));
+            }
+        }
+    }
+
+    /// 0 on both channels and both queues cleared, all four tried whatever fails.
+    fn zero_and_clear(&self) -> Result<(), TerminalError> {
+        let results = [
+            self.out.set_strength(Channel::A, 0),
+            self.out.set_strength(Channel::B, 0),
+            self.out.clear(Channel::A),
+            self.out.clear(Channel::B),
+        ];
+        let failed = results.into_iter().find_map(Result::err);
+        if let Some(e) = &failed {
+            log::warn!("safety: terminal {}: zeroing its App failed: {e}", self.id);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Sends `v`; on failure restores the channel's bookkeeping (so the gate never
@@ -224,7 +338,9 @@ impl Gate {
             }
             Ask::Absolute(v) => v,
             Ask::Step(Direction::Up) => c.target.saturating_add(1).min(MAX_STRENGTH),
-            Ask::Step(Direction::Down) => c.target.saturating_sub(1),
+            // One below where the App is now (not below the target, which during a ramp
+            // is still above it: "−1" must never keep raising).
+            Ask::Step(Direction::Down) => c.target.min(c.current(&lim)).saturating_sub(1),
         };
         if asked > 0 {
             if let Some(why) = self.hub.block() {
@@ -311,16 +427,18 @@ impl Gate {
         for c in &mut st.ch {
             c.halt(now);
         }
+        self.unfollow(&mut st, FollowChange::Stopped);
         if st.app.is_none() {
             return Ok(false);
         }
-        let results = [
-            self.out.set_strength(Channel::A, 0),
-            self.out.set_strength(Channel::B, 0),
-            self.out.clear(Channel::A),
-            self.out.clear(Channel::B),
-        ];
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        // Confirmed at once if the App last said 0/0: a 0 that changes nothing makes the
+        // App send no report. Otherwise the driver re-sends until it reports 0/0.
+        let at_zero = self.out.last_report().is_some_and(|r| r.a == 0 && r.b == 0);
+        st.stop_retry = (!at_zero).then_some(now + STOP_RETRY);
+        if st.stop_retry.is_some() {
+            self.wake.notify_one();
+        }
+        self.zero_and_clear()?;
         Ok(true)
     }
 
@@ -331,9 +449,11 @@ impl Gate {
                 let mut st = self.lock();
                 if st.app == Some(*app) {
                     st.app = None;
+                    st.stop_retry = None;
                     for c in &mut st.ch {
                         c.reset(now);
                     }
+                    self.unfollow(&mut st, FollowChange::AppLeft);
                     self.hub.emit(SafetyEvent::Reset {
                         terminal: self.id,
                         app: None,
@@ -347,13 +467,35 @@ impl Gate {
                 {
                     let mut st = self.lock();
                     self.sync_app(&mut st, now);
+                    if let (Some(app), true) = (st.app, r.a == 0 && r.b == 0) {
+                        if st.stop_retry.take().is_some() {
+                            self.hub.emit(SafetyEvent::StopConfirmed {
+                                terminal: self.id,
+                                app,
+                            });
+                        }
+                    }
                     if st.app.is_some() {
                         for (ch, v) in [(Channel::A, r.a), (Channel::B, r.b)] {
-                            if let Some(to) = st.ch[idx(ch)].on_report(v, now) {
+                            let lim = self.limits(ch, Some(*r));
+                            let c = &mut st.ch[idx(ch)];
+                            if let Some(to) = c.on_report(v, now) {
                                 self.hub.emit(SafetyEvent::AppLowered {
                                     terminal: self.id,
                                     channel: ch,
                                     to,
+                                });
+                            }
+                            // Above what is allowed: down at once, answering this report.
+                            let before = c.clone();
+                            if let Some(to) = c.correct(v, &lim, now) {
+                                let _ = self.send_level(c, before, ch, to, now);
+                                self.hub.emit(SafetyEvent::AppAboveLimit {
+                                    terminal: self.id,
+                                    channel: ch,
+                                    reported: v,
+                                    to,
+                                    allowed: lim.allowed(),
                                 });
                             }
                         }
@@ -361,18 +503,37 @@ impl Gate {
                 }
                 // A lower soft limit pulls the level down now.
                 self.settle_all(Limit::SoftLimit);
+                self.follow_soft_limits();
             }
             _ => {}
         }
     }
 
-    /// Runs every ramp step that is due.
+    /// Runs every ramp step that is due, and re-sends an unconfirmed stop.
     fn tick(&self) {
         let now = Instant::now();
         let mut st = self.lock();
         self.sync_app(&mut st, now);
         if st.app.is_none() {
+            // Nothing to drive; never leave a timer behind that the driver would spin on.
+            st.stop_retry = None;
+            for c in &mut st.ch {
+                c.next_due = None;
+            }
             return;
+        }
+        if let Some(due) = st.stop_retry {
+            if self.hub.block().is_none() {
+                // Released before the App confirmed: the user is back in control.
+                st.stop_retry = None;
+            } else if due <= now {
+                st.stop_retry = Some(now + STOP_RETRY);
+                log::warn!(
+                    "safety: terminal {}: the App has not confirmed the stop; sending it again",
+                    self.id
+                );
+                let _ = self.zero_and_clear();
+            }
         }
         let report = self.out.last_report();
         for ch in Channel::BOTH {
@@ -389,7 +550,17 @@ impl Gate {
 
     fn next_due(&self) -> Option<Instant> {
         let st = self.lock();
-        st.ch.iter().filter_map(|c| c.next_due).min()
+        st.ch
+            .iter()
+            .filter_map(|c| c.next_due)
+            .chain(st.stop_retry)
+            .min()
+    }
+
+    /// The App this gate sent a stop that it has not confirmed yet.
+    pub(crate) fn unconfirmed(&self) -> Option<Uuid> {
+        let st = self.lock();
+        st.stop_retry.and(st.app)
     }
 
     fn pulses(&self, ch: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
@@ -429,8 +600,9 @@ impl Gate {
                 channel: ch,
                 target: c.target,
                 level: c.level,
-                ceiling: if lim.blocked { 0 } else { lim.ceiling().0 },
+                ceiling: lim.allowed(),
                 ramping: c.next_due.is_some(),
+                follow: st.follow[idx(ch)],
             }
         };
         GuardState {
@@ -529,6 +701,7 @@ pub(crate) fn guard(
         // Whatever happened before the gate existed, its targets start at 0.
         c.reset(now);
     }
+    let already_paired = st.app.is_some();
     let gate = Arc::new(Gate {
         hub: hub.clone(),
         out,
@@ -537,6 +710,11 @@ pub(crate) fn guard(
         wake: Notify::new(),
     });
     hub.add_gate(&gate);
+    if already_paired {
+        // An App paired before the gate existed is treated as newly paired.
+        let _st = gate.lock();
+        let _ = gate.zero_and_clear();
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     tokio::spawn(drive(gate.clone(), raw, tx, stop.clone()));
@@ -604,6 +782,18 @@ impl GuardedTerminal {
     /// terminal's errors (frame count, too long, not paired, closed).
     pub fn add_pulses(&self, channel: Channel, frames: &[Frame]) -> Result<(), SafetyError> {
         self.gate().pulses(channel, frames)
+    }
+
+    /// Makes a channel follow the App's soft limit: whenever the App reports a new one the
+    /// channel aims at it, through the same caps and ramp as any request. Any stop, the
+    /// watchdog and any pairing change switch it off again, and re-arming does not switch
+    /// it back on: nothing rises by itself.
+    ///
+    /// # Errors
+    /// [`SafetyError::Latched`] / [`SafetyError::LeaseLapsed`] when switching on while
+    /// blocked (switching off always works).
+    pub fn set_follow_soft_limit(&self, channel: Channel, on: bool) -> Result<(), SafetyError> {
+        self.gate().set_follow(channel, on)
     }
 
     /// Whether [`GuardedTerminal::add_pulses`] would be refused right now by the latch or

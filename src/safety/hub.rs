@@ -110,11 +110,15 @@ impl HubInner {
             apps: 0,
             stopped_hooks: 0,
             failures: vec![],
+            unconfirmed: vec![],
             elapsed: std::time::Duration::ZERO,
         };
         for g in &gates {
             match g.halt() {
-                Ok(true) => report.apps += 1,
+                Ok(true) => {
+                    report.apps += 1;
+                    report.unconfirmed.extend(g.unconfirmed());
+                }
                 Ok(false) => {}
                 Err(e) => report.failures.push((g.id(), e.to_string())),
             }

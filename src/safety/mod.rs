@@ -54,7 +54,7 @@ pub mod watchdog;
 
 pub use config::{ConfigError, SafetyConfig};
 pub use error::SafetyError;
-pub use event::{Block, Limit, ResetReason, SafetyEvent, StopReport};
+pub use event::{Block, FollowChange, Limit, ResetReason, SafetyEvent, StopReport, STOP_RETRY};
 pub use guarded::{ChannelState, GuardState, GuardedEvents, GuardedTerminal, Outcome};
 pub use stop::{StopRegistration, Stoppable};
 
@@ -155,6 +155,15 @@ impl SafetyHub {
         let report = self.inner.halt_all();
         self.inner.emit(SafetyEvent::EmergencyStop(report.clone()));
         report
+    }
+
+    /// `(terminal, App)` of every App that was sent a stop and has not yet reported 0/0.
+    pub fn unconfirmed_stops(&self) -> Vec<(uuid::Uuid, uuid::Uuid)> {
+        self.inner
+            .gates()
+            .iter()
+            .filter_map(|g| g.unconfirmed().map(|app| (g.id(), app)))
+            .collect()
     }
 
     /// Releases the emergency stop latch. Targets stay 0: nothing is restored.

@@ -599,6 +599,9 @@ async fn emergency_stop_reaches_every_guarded_terminal_and_skips_unpaired_ones()
             rec.pair([0, 0], [200, 200]);
         }
         let (term, ev) = hub.guard_output(Box::new(Rec(rec.clone())), raw);
+        // An App already paired when guarded is zeroed first, like any new pairing.
+        let zeroed = rec.take_sent();
+        assert_eq!(zeroed.len(), if i < 2 { 4 } else { 0 }, "{zeroed:?}");
         keep.push((rec, term, ev));
     }
     let report = hub.emergency_stop();
@@ -669,7 +672,11 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
     let new_app = rig.rec.pair([0, 0], [200, 200]);
     rig.rec.take_sent();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(rig.rec.sent().is_empty(), "{:?}", rig.rec.sent());
+    // The new App hears 0/0/clear/clear and nothing of the old ramp.
+    assert_eq!(
+        rig.rec.sent(),
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+    );
     let st = rig.term.state();
     assert_eq!(st.app, Some(new_app));
     assert_eq!((st.channels[0].target, st.channels[0].level), (0, 0));
@@ -678,6 +685,7 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
         app: Some(new_app),
         why: ResetReason::Paired
     }));
+    rig.rec.take_sent();
     rig.term.set_strength(Channel::A, 2).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(rig.values(Channel::A), [1, 2]);
@@ -692,7 +700,10 @@ async fn a_re_pair_starts_at_zero_and_cancels_the_ramp() {
     rig.rec.pair([0, 0], [200, 200]);
     rig.rec.take_sent();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(rig.rec.sent().is_empty());
+    assert_eq!(
+        rig.rec.sent(),
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+    );
     assert!(rig.violations().is_empty(), "{:?}", rig.violations());
 }
 
@@ -746,6 +757,8 @@ enum Op {
     Stop,
     Rearm,
     Caps(u8, u8),
+    /// "Follow soft limit" on or off.
+    Follow(Channel, bool),
     Wait(u64),
 }
 
@@ -768,6 +781,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Stop),
         1 => Just(Op::Rearm),
         1 => (0u8..=200, 0u8..=200).prop_map(|(a, b)| Op::Caps(a, b)),
+        1 => (channel(), any::<bool>()).prop_map(|(c, on)| Op::Follow(c, on)),
         4 => (0u64..700).prop_map(Op::Wait),
     ]
 }
@@ -810,6 +824,7 @@ async fn play(ops: Vec<Op>, rate: u16, prompt: bool) -> Result<(), TestCaseError
                 rig.hub.set_caps(a, b).unwrap();
                 rig.rec.check.lock().unwrap().caps = [a, b];
             }
+            Op::Follow(c, on) => drop(rig.term.set_follow_soft_limit(c, on)),
             Op::Wait(ms) => tokio::time::sleep(MS * ms as u32).await,
         }
         rig.settle().await;
@@ -817,6 +832,27 @@ async fn play(ops: Vec<Op>, rate: u16, prompt: bool) -> Result<(), TestCaseError
     tokio::time::sleep(Duration::from_secs(30)).await;
     let v = rig.violations();
     prop_assert!(v.is_empty(), "{:?}", v);
+    // Whatever the App arrived with or was dialled to, once its reports have arrived
+    // (a few round trips) it is within the caps, and at 0 while stopped.
+    for _ in 0..4 {
+        rig.rec.deliver(usize::MAX);
+        rig.settle().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if rig.rec.app.lock().unwrap().is_some() {
+        let level = rig.rec.model.lock().unwrap().level;
+        let c = rig.rec.check.lock().unwrap();
+        for (i, (level, cap)) in level.into_iter().zip(c.caps).enumerate() {
+            let allowed = if c.latched { 0 } else { cap };
+            prop_assert!(
+                level <= allowed,
+                "channel {} left at {} above {}",
+                i,
+                level,
+                allowed
+            );
+        }
+    }
     Ok(())
 }
 
@@ -850,4 +886,117 @@ async fn a_phone_turn_down_after_a_confirmed_ramp_is_adopted_not_raised_back() {
         Op::SoftLimit(Channel::B, 1),
     ];
     play(ops, 10, false).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn follow_soft_limit_aims_at_it_under_the_cap_and_follows_its_changes() {
+    let mut rig = Rig::paired(config(None), [200, 200]).await;
+    rig.term.set_follow_soft_limit(Channel::A, true).unwrap();
+    assert!(rig.term.state().channels[0].follow);
+    // The App's soft limit falls to 3: the channel climbs to it, +1 at a time.
+    rig.rec.phone(|m| m.limit[0] = 3);
+    rig.settle().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rig.values(Channel::A), [1, 2, 3]);
+    // Down to 2: the App lowers itself, the target follows. Up to 150: climbs, but only
+    // to the cap of 40.
+    rig.rec.phone(|m| m.limit[0] = 2);
+    rig.settle().await;
+    assert_eq!(rig.term.state().channels[0].target, 2);
+    rig.rec.phone(|m| m.limit[0] = 150);
+    rig.settle().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(rig.values(Channel::A).last(), Some(&40));
+    assert_eq!(rig.term.state().channels[0].target, 40);
+    // B was never asked to follow.
+    assert!(rig.values(Channel::B).is_empty());
+    assert!(rig
+        .audit()
+        .iter()
+        .any(|e| matches!(e, SafetyEvent::FollowSoftLimit { on: true, .. })));
+    assert!(rig.violations().is_empty(), "{:?}", rig.violations());
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_switches_follow_off_and_it_stays_off_until_asked_after_rearm() {
+    let mut rig = Rig::paired(config(None), [200, 200]).await;
+    rig.term.set_follow_soft_limit(Channel::B, true).unwrap();
+    rig.hub.emergency_stop();
+    assert!(!rig.term.state().channels[1].follow);
+    assert!(rig.audit().iter().any(|e| matches!(
+        e,
+        SafetyEvent::FollowSoftLimit {
+            on: false,
+            why: FollowChange::Stopped,
+            ..
+        }
+    )));
+    assert_eq!(
+        rig.term.set_follow_soft_limit(Channel::B, true),
+        Err(SafetyError::Latched)
+    );
+    rig.hub.rearm();
+    rig.rec.take_sent();
+    rig.rec.phone(|m| m.limit[1] = 20);
+    rig.settle().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Re-arm restored nothing: no strength was sent by itself.
+    assert!(rig.rec.sent().is_empty(), "{:?}", rig.rec.sent());
+    assert!(!rig.term.state().channels[1].follow);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_pairing_switches_follow_off() {
+    let rig = Rig::paired(config(None), [200, 200]).await;
+    rig.term.set_follow_soft_limit(Channel::A, true).unwrap();
+    rig.rec.pair([0, 0], [30, 30]);
+    rig.rec.deliver(usize::MAX);
+    rig.settle().await;
+    assert!(!rig.term.state().channels[0].follow);
+    rig.rec.take_sent();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(rig.rec.sent().is_empty(), "{:?}", rig.rec.sent());
+}
+
+#[tokio::test(start_paused = true)]
+async fn minus_one_during_a_ramp_lowers_from_the_level_reached() {
+    let rig = Rig::paired(config(None), [200, 200]).await;
+    rig.term.set_strength(Channel::A, 30).unwrap();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    rig.settle().await;
+    let reached = rig.term.state().channels[0].level;
+    assert!((3..=6).contains(&reached), "{reached}");
+    let out = rig.term.step(Channel::A, Direction::Down).unwrap();
+    assert_eq!((out.target, out.level), (reached - 1, reached - 1));
+    assert_eq!(rig.values(Channel::A).last(), Some(&(reached - 1)));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // And the ramp does not come back.
+    assert_eq!(rig.values(Channel::A).last(), Some(&(reached - 1)));
+}
+
+/// Found by the property above: an App that left while its stop was still unconfirmed left
+/// the stop's retry timer armed with no App to send to, and the gate's driver spun on it
+/// (a core at 100 %; on the paused clock the test never ended).
+#[test]
+fn an_app_leaving_during_an_unconfirmed_stop_leaves_no_timer_spinning() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let ops = vec![
+            Op::Pair([118, 19], [21, 18]),
+            Op::Stop,
+            Op::Leave,
+            Op::Wait(500),
+        ];
+        let _ = tx.send(rt.block_on(play(ops, 10, false)).is_ok());
+    });
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(20)),
+        Ok(true),
+        "the gate's driver did not go idle"
+    );
 }

@@ -4,7 +4,7 @@
 use dglab_core::protocol::command::FeedbackButton;
 use dglab_core::protocol::Code;
 use dglab_core::relay::{RelayEvent, Role};
-use dglab_core::safety::{Block, Limit, ResetReason, SafetyEvent, StopReport};
+use dglab_core::safety::{Block, FollowChange, Limit, ResetReason, SafetyEvent, StopReport};
 use dglab_core::TerminalEvent;
 use log::Level;
 
@@ -148,12 +148,36 @@ pub fn safety_event(ev: &SafetyEvent) -> (Level, String) {
         SafetyEvent::AppLowered { channel, to, .. } => format!(
             "safety: channel {channel}: the App is at {to}, below what was sent; the target follows"
         ),
+        SafetyEvent::AppAboveLimit {
+            channel,
+            reported,
+            to,
+            allowed,
+            ..
+        } => format!(
+            "safety: channel {channel}: the App reported {reported}, above the {allowed} allowed; sent {to}"
+        ),
         SafetyEvent::Reset { why, app, .. } => match (why, app) {
             (ResetReason::Paired, Some(app)) => {
-                format!("safety: App {app} paired; both channels start at 0")
+                format!("safety: App {app} paired; both channels set to 0 and both queues cleared")
             }
             _ => "safety: the App left; both channels reset to 0".to_owned(),
         },
+        SafetyEvent::FollowSoftLimit {
+            channel, on, why, ..
+        } => format!(
+            "safety: channel {channel}: following the App's soft limit {} ({})",
+            if *on { "on" } else { "off" },
+            match why {
+                FollowChange::User => "asked",
+                FollowChange::Stopped => "stopped",
+                FollowChange::Paired => "a new pairing",
+                FollowChange::AppLeft => "the App left",
+            }
+        ),
+        SafetyEvent::StopConfirmed { app, .. } => {
+            format!("safety: App {app} confirmed the stop: both channels at 0")
+        }
         SafetyEvent::CapsChanged { cap_a, cap_b } => {
             format!("safety: caps now A {cap_a}, B {cap_b}")
         }
@@ -182,6 +206,12 @@ fn stop_report(r: &StopReport) -> String {
     );
     for (terminal, why) in &r.failures {
         line += &format!("; terminal {terminal} not reached: {why}");
+    }
+    if !r.unconfirmed.is_empty() {
+        line += &format!(
+            "; waiting for {} App(s) to confirm 0, resending every second",
+            r.unconfirmed.len()
+        );
     }
     line
 }
@@ -246,6 +276,7 @@ mod tests {
             apps: 1,
             stopped_hooks: 0,
             failures: vec![],
+            unconfirmed: vec![],
             elapsed: std::time::Duration::from_micros(250),
         };
         assert_eq!(
@@ -257,6 +288,7 @@ mod tests {
             apps: 0,
             stopped_hooks: 0,
             failures: vec![(t, "not paired".into())],
+            unconfirmed: vec![],
             elapsed: std::time::Duration::ZERO,
         };
         assert_eq!(
