@@ -6,7 +6,7 @@
 //! start-up notices, so one wording table covers them all. [`Kind::ALL`] is the list the
 //! contract test holds the UI's table against.
 
-use dglab_core::safety::{Block, Limit, ResetReason, SafetyEvent};
+use dglab_core::safety::{Block, FollowChange, Limit, ResetReason, SafetyEvent};
 use dglab_core::waveform::share::{Warning, WarningKind};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -98,6 +98,21 @@ kinds! {
     LoweredSoftLimit = "lowered_soft_limit",
     /// `{channel, to}`: turned down on the phone; the target follows.
     AppLowered = "app_lowered",
+    /// `{channel, reported, to, allowed}`: the App reported more than allowed (another
+    /// controller, the phone's dial, or anything while stopped) and was sent back down.
+    AppAboveLimit = "app_above_limit",
+    /// `{channel}`: the channel now follows the App's soft limit.
+    FollowOn = "follow_on",
+    /// `{channel}`: following the soft limit was switched off by the user.
+    FollowOff = "follow_off",
+    /// `{channel}`: a stop switched following off; it stays off after re-arming.
+    FollowOffStopped = "follow_off_stopped",
+    /// `{channel}`: a new pairing switched following off.
+    FollowOffPaired = "follow_off_paired",
+    /// `{channel}`: the App left, so following is off.
+    FollowOffAppLeft = "follow_off_app_left",
+    /// `{app}`: the App reported 0 on both channels after the stop.
+    StopConfirmed = "stop_confirmed",
     /// A phone paired: both targets start at 0.
     ResetPaired = "reset_paired",
     /// The phone left: both targets are back at 0.
@@ -255,6 +270,28 @@ pub fn safety(ev: &SafetyEvent) -> Notice {
         SafetyEvent::AppLowered { channel, to, .. } => Notice::new(Kind::AppLowered)
             .with("channel", channel)
             .with("to", to),
+        SafetyEvent::AppAboveLimit {
+            channel,
+            reported,
+            to,
+            allowed,
+            ..
+        } => Notice::new(Kind::AppAboveLimit)
+            .with("channel", channel)
+            .with("reported", reported)
+            .with("to", to)
+            .with("allowed", allowed),
+        SafetyEvent::FollowSoftLimit {
+            channel, on, why, ..
+        } => Notice::new(match (on, why) {
+            (true, _) => Kind::FollowOn,
+            (false, FollowChange::User) => Kind::FollowOff,
+            (false, FollowChange::Stopped) => Kind::FollowOffStopped,
+            (false, FollowChange::Paired) => Kind::FollowOffPaired,
+            (false, FollowChange::AppLeft) => Kind::FollowOffAppLeft,
+        })
+        .with("channel", channel),
+        SafetyEvent::StopConfirmed { app, .. } => Notice::new(Kind::StopConfirmed).with("app", app),
         SafetyEvent::Reset { why, app, .. } => Notice::new(match why {
             ResetReason::Paired => Kind::ResetPaired,
             ResetReason::AppLeft => Kind::ResetAppLeft,
@@ -265,7 +302,8 @@ pub fn safety(ev: &SafetyEvent) -> Notice {
             .with("cap_b", cap_b),
         SafetyEvent::EmergencyStop(r) => Notice::new(Kind::EmergencyStop)
             .with("apps", r.apps)
-            .with("failures", r.failures.len()),
+            .with("failures", r.failures.len())
+            .with("unconfirmed", r.unconfirmed.len()),
         SafetyEvent::Rearmed => Notice::new(Kind::Rearmed),
         SafetyEvent::WatchdogTripped(r) => Notice::new(Kind::WatchdogTripped)
             .with("apps", r.apps)
