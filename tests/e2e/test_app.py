@@ -118,6 +118,9 @@ class FakeApp:
         self.ws.send_json({"type": "bind", "clientId": self.terminal, "targetId": self.id, "message": "DGLAB"})
         reply = self.ws.recv_json()
         assert reply["type"] == "bind" and reply["message"] == "200", reply
+        # Every pairing starts with both channels at 0 and both queues cleared.
+        first = self.msgs_until(lambda g: len(g) >= 4)
+        assert first == ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"], first
         self.report()
 
     def send_msg(self, message):
