@@ -399,6 +399,18 @@ fn wave_check_reports_a_parse_error_with_exit_code_1() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_sets_the_local_terminals_app_to_0_before_closing() {
+    a_signal_sets_the_local_terminals_app_to_0_before_closing("TERM").await;
+}
+
+#[tokio::test]
+async fn sighup_and_sigint_stop_the_app_too() {
+    a_signal_sets_the_local_terminals_app_to_0_before_closing("HUP").await;
+    a_signal_sets_the_local_terminals_app_to_0_before_closing("INT").await;
+}
+
+/// `kill -<signal>` with an App paired: it gets 0/0/clear/clear before its socket closes,
+/// and the relay exits 0.
+async fn a_signal_sets_the_local_terminals_app_to_0_before_closing(signal: &str) {
     let port = free_port();
     let public = format!("ws://127.0.0.1:{port}");
     let port_arg = port.to_string();
@@ -444,7 +456,10 @@ async fn sigterm_sets_the_local_terminals_app_to_0_before_closing() {
     }
 
     let pid = relay.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let killed = Command::new("kill")
+        .args([format!("-{signal}").as_str(), &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
 
     // Everything the App gets until its socket closes.

@@ -101,6 +101,9 @@ async fn serve(args: ServeArgs) -> i32 {
     } else {
         None
     };
+    if let Some(l) = &local {
+        stop_on_panic(l.hub.clone());
+    }
     let (hub, terminal, mut terminal_events, mut safety_events) = match local {
         Some(l) => (
             Some(l.hub),
@@ -279,13 +282,36 @@ fn log_terminal_event(ev: &TerminalEvent) {
     }
 }
 
-/// The signals that end the relay: Ctrl-C everywhere, SIGTERM too on unix (systemd,
-/// Docker, `kill`). Created up front so a signal arriving early is not lost.
+/// Makes any panic, in any thread, run the emergency stop first: whatever failed, the App
+/// goes to 0 with empty queues and the latch holds. The stop only queues frames, so the
+/// panicking thread then waits a moment for the socket writers (on other threads) to send
+/// them before the default hook runs and, for the main thread, the process ends.
+fn stop_on_panic(hub: SafetyHub) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let report = hub.emergency_stop();
+        eprintln!(
+            "panic: emergency stop sent to {} App(s) before anything else",
+            report.apps
+        );
+        std::thread::sleep(PANIC_FLUSH);
+        previous(info);
+    }));
+}
+
+/// How long a panicking thread waits for the stop's frames to be written.
+const PANIC_FLUSH: Duration = Duration::from_millis(250);
+
+/// The signals that end the relay: Ctrl-C everywhere, SIGTERM and SIGHUP too on unix
+/// (systemd, Docker, `kill`, a closed SSH session). Created up front so a signal arriving early is not lost.
 struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
+    /// The terminal closing (an SSH session ending) must stop the App too, not kill us.
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
     #[cfg(windows)]
     ctrl_c: tokio::signal::windows::CtrlC,
 }
@@ -298,6 +324,7 @@ impl Signals {
             Ok(Signals {
                 interrupt: signal(SignalKind::interrupt())?,
                 terminate: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(windows)]
@@ -315,6 +342,7 @@ impl Signals {
             tokio::select! {
                 _ = self.interrupt.recv() => "Ctrl-C",
                 _ = self.terminate.recv() => "SIGTERM",
+                _ = self.hangup.recv() => "SIGHUP",
             }
         }
         #[cfg(windows)]
@@ -328,6 +356,21 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_in_any_thread_latches_the_stop_first() {
+        let hub = SafetyHub::new(SafetyConfig {
+            watchdog: None,
+            ..SafetyConfig::default()
+        })
+        .unwrap();
+        stop_on_panic(hub.clone());
+        let crashed = std::thread::spawn(|| panic!("a bug somewhere")).join();
+        assert!(crashed.is_err());
+        assert!(hub.is_latched(), "the panic did not run the emergency stop");
+        // Leave no hook behind for the other tests of this binary.
+        let _ = std::panic::take_hook();
+    }
 
     #[test]
     fn bind_errors_are_one_line_naming_the_flag() {
