@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the desktop app needs to build, run headless and be tested end to end:
-# the WebKitGTK build libraries, Xvfb for a window without a screen, WebKitWebDriver, and
+# the WebKitGTK build libraries, Xvfb for a window without a screen, WebKitWebDriver,
+# Node.js and npm when missing (UI tests, Tauri's CLI), and
 # tauri-driver (built into ./tools so nothing lands outside the project).
 # Idempotent and quiet once everything is there, so scripts/test.sh can call it every run.
 # `--no-driver` skips tauri-driver (only the E2E test needs it; scripts/run.sh passes it).
@@ -24,6 +25,12 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm: `node --test tests/ui` and the Tauri CLI (`npx tauri build`, the package
+# test). A fresh Debian 12 with only a Rust toolchain has neither; Debian's Node 18 works.
+# Checked by command, not package, so a Node from elsewhere (nvm, NodeSource) is kept.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "desktop-deps: installing ${missing[*]}"
