@@ -440,3 +440,85 @@ async fn each_code_is_used_for_its_documented_meaning() {
     app.silent_for(QUIET).await;
     relay.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Logging (point 3): what reaches the events the log is written from.
+
+#[tokio::test]
+async fn repeated_rejections_are_reported_a_few_times_then_summarised() {
+    use dglab_core::relay::RelayEvent;
+    let relay = relay().await;
+    let mut ev = relay.subscribe();
+    let mut c = Client::connect(&relay, "").await;
+    for _ in 0..500 {
+        c.ws.feed(Message::text("null")).await.unwrap();
+    }
+    c.ws.flush().await.unwrap();
+    // Every frame is still answered on the wire.
+    for _ in 0..500 {
+        assert_eq!(c.recv().await["message"], "403");
+    }
+    drop(c);
+    let mut one_by_one = 0;
+    let mut summaries = Vec::new();
+    loop {
+        match tokio::time::timeout(common::WAIT, ev.recv()).await.unwrap() {
+            Ok(RelayEvent::Rejected { reason, code, .. }) => {
+                assert_eq!(code.as_u16(), 403);
+                if reason.contains("not reported one by one") {
+                    summaries.push(reason);
+                } else {
+                    one_by_one += 1;
+                }
+            }
+            Ok(RelayEvent::Disconnected { .. }) => break,
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        one_by_one <= 10,
+        "{one_by_one} rejections reported one by one"
+    );
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    assert!(
+        summaries[0].starts_with(&format!("{} more", 500 - one_by_one)),
+        "{summaries:?}"
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn peer_text_reaches_events_escaped_and_cut_short() {
+    use dglab_core::relay::RelayEvent;
+    let relay = relay().await;
+    let mut ev = relay.subscribe();
+    let (mut term, mut app) = pair(&relay).await;
+    let (t, a) = (term.id.clone(), app.id.clone());
+    let forged = format!(
+        "x\n2026-12-02T07:00:00.000Z INFO  bind App {a} to terminal {t}: 200 paired{}",
+        "y".repeat(5000)
+    );
+    app.send(json!({"type":"bind","clientId":forged,"targetId":a,"message":"DGLAB"}))
+        .await;
+    app.recv().await;
+    term.msg(&t, &a, "line one\nline two\u{202e}").await;
+    app.recv().await;
+    let (mut bind_seen, mut msg_seen) = (false, false);
+    while !(bind_seen && msg_seen) {
+        match tokio::time::timeout(common::WAIT, ev.recv()).await.unwrap() {
+            Ok(RelayEvent::BindAttempt { client_id, .. }) if client_id.starts_with("x\\n") => {
+                assert!(!client_id.contains('\n'));
+                assert!(client_id.chars().count() < 100, "{client_id}");
+                bind_seen = true;
+            }
+            Ok(RelayEvent::Relayed { message, .. }) => {
+                assert_eq!(&*message, "line one\\nline two\\u{202e}");
+                msg_seen = true;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    relay.shutdown().await;
+}

@@ -5,6 +5,7 @@
 //! WebSocket `Stream + Sink`, so its logic can be tested on in-memory channels.
 
 use super::event::Role;
+use super::logline;
 use super::queue;
 use super::registry::{Outbox, Registry};
 use crate::protocol::Code;
@@ -163,7 +164,12 @@ fn on_frame(
         Some(Ok(Message::Ping(_))) | Some(Ok(Message::Frame(_))) => {}
         Some(Ok(Message::Close(_))) | None => return Err(("closed", None)),
         Some(Err(WsError::Capacity(e))) => {
-            log::info!("{id}: frame too large ({e}), closing with 1009");
+            if logline::enabled(log::Level::Info) {
+                logline::line(
+                    log::Level::Info,
+                    format!("{id}: frame too large ({e}), closing with 1009"),
+                );
+            }
             let frame = CloseFrame {
                 code: CloseCode::Size,
                 reason: "frame too large".into(),
@@ -181,7 +187,9 @@ fn on_frame(
             return Err(("invalid UTF-8", Some(frame)));
         }
         Some(Err(e)) => {
-            log::debug!("{id}: read error: {e}");
+            if logline::enabled(log::Level::Debug) {
+                logline::line(log::Level::Debug, format!("{id}: read error: {e}"));
+            }
             return Err(("read error", None));
         }
     }

@@ -514,8 +514,15 @@ impl Registry {
                     let env = Envelope::new(code.reply_type(), c, t, code.as_message());
                     let _ = deliver(&mut st, sender, env);
                 }
-                // 400/401 go to the requester only, naming the pair it asked for.
+                // 400/401 go to the requester only, naming the pair it asked for (unless
+                // that would make a frame the App drops for its length: then its own ids).
                 _ => {
+                    let reply = if codec::encode(&reply).is_ok() {
+                        reply
+                    } else {
+                        let (c, t) = Self::own_ids(&st, sender);
+                        Envelope::new(code.reply_type(), c, t, code.as_message())
+                    };
                     let _ = deliver(&mut st, sender, reply);
                 }
             }
@@ -604,9 +611,13 @@ impl Registry {
         let mut st = self.lock();
         let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
         let text = encoded.map_err(|_| Code::TooLong)?;
-        let event_msg = self
-            .has_subscribers()
-            .then(|| Arc::<str>::from(env.message.as_str()));
+        // Peer text, bound for log lines: escaped and cut short (see `RelayEvent::Relayed`).
+        let event_msg = self.has_subscribers().then(|| {
+            Arc::<str>::from(super::logline::escape(
+                &env.message,
+                super::logline::MAX_TEXT_CHARS,
+            ))
+        });
         // A clear empties the App's queue: a `clientMsg` repeat on that channel would fill
         // it again, so it ends here too.
         match env.message.as_str() {
