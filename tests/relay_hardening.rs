@@ -14,6 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::MaybeTlsStream;
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -520,5 +521,74 @@ async fn peer_text_reaches_events_escaped_and_cut_short() {
             Err(e) => panic!("{e}"),
         }
     }
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_flooding_a_slow_app_is_not_dropped_for_its_pongs_waiting_behind_its_frames() {
+    // The terminal's pongs queue up behind its own flood, which the relay reads only as
+    // fast as the App drains: that is the relay pacing it, not the terminal going silent.
+    let relay = start_relay_with(RelayConfig {
+        heartbeat_interval: None,
+        ping_interval: Some(Duration::from_millis(100)),
+        ping_timeout: Duration::from_millis(600),
+        ..RelayConfig::default()
+    })
+    .await;
+    let mut ev = relay.subscribe();
+    let mut term = Client::connect(&relay, "").await;
+    // A phone-sized receive buffer: what waits for the App is mostly in the relay's hands.
+    let sock = TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    let tcp = sock.connect(relay.local_addr()).await.unwrap();
+    let url = format!("ws://{}/{}", relay.local_addr(), term.id);
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    let mut app = Client {
+        ws,
+        id: String::new(),
+    };
+    app.id = app.recv().await["clientId"].as_str().unwrap().to_owned();
+    let (t, a) = (term.id.clone(), app.id.clone());
+    app.send(json!({"type":"bind","clientId":t,"targetId":a,"message":"DGLAB"}))
+        .await;
+    assert_eq!(app.recv().await["message"], "200");
+    assert_eq!(term.recv().await["message"], "200");
+    let (mut tx, mut term_rx) = term.ws.split();
+    const N: usize = 3000;
+    let writer = tokio::spawn(async move {
+        for i in 0..N {
+            let m = json!({"type":"msg","clientId":t,"targetId":a,"message":big(i)});
+            tx.feed(Message::text(m.to_string())).await.unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    // The terminal keeps reading (and so answering pings) on its side.
+    let term_reader = tokio::spawn(async move {
+        while let Some(Ok(m)) = term_rx.next().await {
+            if let Message::Text(t) = m {
+                panic!("the terminal got {t}");
+            }
+        }
+    });
+    // A slow App: about 6 s for the whole flood, answering pings as it reads.
+    for i in 0..N {
+        let got = app.recv().await;
+        assert_eq!(got["message"], big(i), "frame {i}");
+        if i % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let _tx = writer.await.unwrap();
+    assert!(!term_reader.is_finished(), "the terminal was disconnected");
+    while let Ok(e) = ev.try_recv() {
+        assert!(
+            !matches!(e, dglab_core::relay::RelayEvent::Disconnected { .. }),
+            "{e:?}"
+        );
+    }
+    term_reader.abort();
     relay.shutdown().await;
 }

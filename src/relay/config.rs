@@ -38,8 +38,17 @@ pub struct RelayConfig {
     pub raise_fd_limit: bool,
     /// Largest WebSocket message accepted; larger ones close the socket with 1009.
     pub max_message_size: usize,
-    /// Frames queued for one socket before it counts as stuck and is disconnected.
+    /// Most frames queued for one socket. From half of it the queue is crowded and
+    /// whoever fills it (its partner, or the socket itself with error replies) is not read
+    /// until it drains; a full queue (only timers and local terminals can still fill it)
+    /// drops the socket as stuck.
     pub outbound_queue: usize,
+    /// Kernel send buffer per socket (`SO_SNDBUF`); `None` leaves the system's autotuning.
+    /// Frames here are small and a phone takes ten a second, so a small buffer costs no
+    /// throughput that matters, while it keeps a slow reader's pings and heartbeats from
+    /// waiting behind megabytes already handed to the kernel, and lets a stalled reader be
+    /// noticed sooner.
+    pub send_buffer_size: Option<usize>,
     /// Initial read buffer per socket. tungstenite's default (128 KiB) would cost that much
     /// per idle socket; frames here are under 2 KB, and the buffer grows when needed.
     pub read_buffer_size: usize,
@@ -66,6 +75,7 @@ impl Default for RelayConfig {
             raise_fd_limit: true,
             max_message_size: 64 * 1024,
             outbound_queue: 512,
+            send_buffer_size: Some(64 * 1024),
             read_buffer_size: 2048,
             handshake_timeout: Duration::from_secs(5),
         }

@@ -215,6 +215,9 @@ impl Listener {
             let queue = self.config.outbound_queue;
             let stall = self.config.ping_timeout;
             let handshake_timeout = self.config.handshake_timeout;
+            if let Some(size) = self.config.send_buffer_size {
+                let _ = socket2::SockRef::from(&stream).set_send_buffer_size(size);
+            }
             self.tracker.spawn(async move {
                 let _slot = slot;
                 let _ = stream.set_nodelay(true);

@@ -60,8 +60,14 @@ pub(crate) async fn serve<S>(
                     break 'serve "shutdown";
                 }
                 end = &mut writer => break 'serve end,
-                _ = wait_space(&paused), if paused.is_some() => paused = None,
+                _ = wait_space(&paused), if paused.is_some() => {
+                    paused = None;
+                    rx.set_paused(false);
+                }
                 frame = stream.next(), if paused.is_none() => {
+                    // Any frame shows the peer is there, even if its pong is still behind
+                    // frames not read yet (see the ping round).
+                    rx.heard();
                     let mut frame = frame;
                     // Frames already buffered are handled without going back through the
                     // select: under load this saves re-arming its futures per frame.
@@ -88,6 +94,9 @@ pub(crate) async fn serve<S>(
                     if paused.is_none() && rx.crowded() {
                         // Our own replies pile up: a client that sends without reading.
                         paused = Some(rx.space());
+                    }
+                    if paused.is_some() {
+                        rx.set_paused(true);
                     }
                 }
             }

@@ -6,8 +6,11 @@
 //! has drained, so 10,000 idle sockets stay cheap.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
+// tokio's clock, so ping timeouts follow a paused clock in tests.
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Capacity kept after a burst drains; larger buffers are given back.
@@ -23,6 +26,13 @@ struct Shared {
     /// Wakes senders paused by [`Space::wait`] when the queue drops below its high-water
     /// mark or closes.
     space: Notify,
+    /// Liveness of the socket, told by its task to the registry's ping round without a
+    /// lock: when a frame was last read from it (milliseconds after `created`), and
+    /// whether the relay itself has stopped reading it (backpressure), in which case its
+    /// pongs wait behind frames the relay has not read yet and silence proves nothing.
+    created: Instant,
+    heard: AtomicU64,
+    paused: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -70,6 +80,9 @@ pub(crate) fn bounded(limit: usize) -> (Sender, Receiver) {
         }),
         ready: Notify::new(),
         space: Notify::new(),
+        created: Instant::now(),
+        heard: AtomicU64::new(0),
+        paused: AtomicBool::new(false),
     });
     (Sender(shared.clone()), Receiver(shared))
 }
@@ -98,9 +111,33 @@ impl Sender {
         Ok(crowded)
     }
 
+    /// Queues a control frame (a ping) ahead of every waiting frame, so that its answer
+    /// measures the peer and not this queue. Fails only when the writer has stopped.
+    pub(crate) fn try_send_first(&self, m: Message) -> Result<(), PushError> {
+        {
+            let mut items = lock(&self.0);
+            if items.closed {
+                return Err(PushError::Closed);
+            }
+            items.queue.push_front(m);
+        }
+        self.0.ready.notify_one();
+        Ok(())
+    }
+
     /// A handle to wait for room on.
     pub(crate) fn space(&self) -> Space {
         Space(self.0.clone())
+    }
+
+    /// When a frame was last read from this socket (its creation if never).
+    pub(crate) fn heard_at(&self) -> Instant {
+        self.0.created + std::time::Duration::from_millis(self.0.heard.load(Ordering::Relaxed))
+    }
+
+    /// Whether the relay is not reading this socket right now (backpressure).
+    pub(crate) fn is_paused(&self) -> bool {
+        self.0.paused.load(Ordering::Relaxed)
     }
 }
 
@@ -162,6 +199,23 @@ impl Receiver {
         }
         pop_notify(&self.0, items);
         m
+    }
+
+    /// Records that a frame was just read from the socket.
+    pub(crate) fn heard(&self) {
+        let ms = self.0.created.elapsed().as_millis();
+        self.0
+            .heard
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Records whether the relay has stopped reading the socket; the clock of its
+    /// outstanding ping restarts when reading resumes.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        if !paused {
+            self.heard();
+        }
+        self.0.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Whether the queue is at or above its high-water mark.

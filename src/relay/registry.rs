@@ -218,7 +218,7 @@ impl Registry {
                 if self.ping_on_join {
                     if let Some(e) = st.peers.get_mut(&id) {
                         if let Outbox::Socket(tx) = &e.outbox {
-                            if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                            if tx.try_send_first(Message::Ping(Default::default())).is_ok() {
                                 e.ping_sent = Some(Instant::now());
                             }
                         }
@@ -331,16 +331,21 @@ impl Registry {
             let Outbox::Socket(tx) = &e.outbox else {
                 continue;
             };
+            // Silence counts from the ping or the last frame read, whichever is later, and
+            // not while the relay itself is not reading the socket: a peer whose pong waits
+            // behind its own frames (paced by a slow partner) is not gone.
             match e.ping_sent {
-                Some(sent) if now.duration_since(sent) >= timeout => {
+                Some(sent)
+                    if !tx.is_paused()
+                        && now.duration_since(sent.max(tx.heard_at())) >= timeout =>
+                {
                     e.drop_reason = Some("ping timeout");
                     e.cancel.cancel();
                 }
                 Some(_) => {}
                 None => {
-                    // A full queue means the writer is already behind; it will be dropped
-                    // by the routing path, the ping is simply skipped.
-                    if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                    // Ahead of queued frames: the pong then measures the peer, not us.
+                    if tx.try_send_first(Message::Ping(Default::default())).is_ok() {
                         e.ping_sent = Some(now);
                     }
                 }
