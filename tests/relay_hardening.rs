@@ -427,6 +427,7 @@ async fn each_code_is_used_for_its_documented_meaning() {
     for obj in [
         json!({"type":"msg","clientId":t,"targetId":a}),
         json!({"type":"nope","clientId":t,"targetId":a,"message":"m"}),
+        json!({"type":"break","clientId":t,"targetId":a,"message":"209"}),
         json!({"type":3,"clientId":t,"targetId":a,"channel":1,"strength":999,"message":"set channel"}),
     ] {
         term.send(obj.clone()).await;

@@ -440,8 +440,22 @@ impl Registry {
             return self.reject(sender, code, e.to_string());
         }
         let (c, t) = codec::object_ids(text);
-        let parse = |x: &Option<String>| x.as_deref().and_then(|s| Uuid::parse_str(s).ok());
-        let (c, t) = (parse(&c), parse(&t));
+        self.refuse_object(sender, c.as_deref(), t.as_deref(), e.field(), e.to_string());
+    }
+
+    /// A JSON object that is no valid frame, naming `client_id` and `target_id`: 404 if the
+    /// sender owns neither, 402 if it is not paired with the other, else `error`
+    /// `406-<field> is invalid`.
+    fn refuse_object(
+        &self,
+        sender: Uuid,
+        client_id: Option<&str>,
+        target_id: Option<&str>,
+        field: &str,
+        reason: String,
+    ) {
+        let parse = |x: Option<&str>| x.and_then(|s| Uuid::parse_str(s).ok());
+        let (c, t) = (parse(client_id), parse(target_id));
         let code = {
             let mut st = self.lock();
             let other = if c == Some(sender) {
@@ -458,7 +472,7 @@ impl Registry {
                 Some(Code::NotPaired)
             } else {
                 let (c, t) = Self::own_ids(&st, sender);
-                let msg = format!("406-{} is invalid", e.field());
+                let msg = format!("406-{field} is invalid");
                 let _ = deliver(
                     &mut st,
                     sender,
@@ -468,7 +482,7 @@ impl Registry {
             }
         };
         if let Some(code) = code {
-            self.reject(sender, code, e.to_string());
+            self.reject(sender, code, reason);
         }
     }
 
@@ -484,8 +498,16 @@ impl Registry {
                 MessageType::Msg => self.relay(sender, env).map_err(|c| (c, "msg")),
                 // A peer's own heartbeat is harmless keep-alive.
                 MessageType::Heartbeat => Ok(None),
+                // Only the relay sends these: a well-formed object of the wrong type.
                 MessageType::Break | MessageType::Error => {
-                    Err((Code::NotFound, "only the relay sends break and error"))
+                    self.refuse_object(
+                        sender,
+                        Some(&env.client_id),
+                        Some(&env.target_id),
+                        "type",
+                        "only the relay sends break and error".to_owned(),
+                    );
+                    Ok(None)
                 }
             },
             Inbound::FrontEnd(fe) => self.front_end(sender, fe),
