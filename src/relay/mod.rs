@@ -21,15 +21,17 @@ mod config;
 mod event;
 mod listener;
 pub mod local;
+mod logline;
 mod peer;
 mod queue;
 mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use config::RelayConfig;
+pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
 pub use local::{LocalEndpoint, LocalLink};
+pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
 use registry::Registry;
 use std::net::SocketAddr;
@@ -57,6 +59,9 @@ pub struct RelayHandle {
 /// Only if the listener's local address cannot be read.
 pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<RelayHandle> {
     let local_addr = listener.local_addr()?;
+    if config.raise_fd_limit {
+        raise_fd_limit(config.max_connections);
+    }
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -89,6 +94,56 @@ pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<Rela
         tracker,
     })
 }
+
+/// Raises the soft open-files limit to the hard one (each socket is a descriptor; the usual
+/// soft limit of 1024 would cap the relay far below its `max_connections`), and says so in
+/// the log if the result is still short of what `max_connections` needs.
+#[cfg(unix)]
+fn raise_fd_limit(max_connections: usize) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let old = getrlimit(Resource::Nofile);
+    let mut soft = old.current;
+    let raisable = match (old.current, old.maximum) {
+        (Some(cur), Some(max)) => cur < max,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if raisable {
+        // Unlimited hard limits exist (macOS); the kernel's own cap then applies, so try a
+        // generous finite value instead.
+        let want = old.maximum.unwrap_or(1 << 20);
+        let mut attempt = Rlimit {
+            current: Some(want),
+            maximum: old.maximum,
+        };
+        if setrlimit(Resource::Nofile, attempt).is_err() {
+            attempt.current = Some(want.min(10_240));
+            let _ = setrlimit(Resource::Nofile, attempt);
+        }
+        soft = getrlimit(Resource::Nofile).current;
+    }
+    let needed = max_connections as u64 + 64;
+    let level = if soft.is_some_and(|s| s < needed) {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    if logline::enabled(level) {
+        let show = |v: Option<u64>| v.map_or("unlimited".to_owned(), |v| v.to_string());
+        logline::line(
+            level,
+            format!(
+                "open-files limit {} (was {}, hard {}); max_connections {max_connections} needs about {needed}",
+                show(soft),
+                show(old.current),
+                show(old.maximum)
+            ),
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit(_max_connections: usize) {}
 
 /// Heartbeat and ping rounds for every connection, from one timer task.
 async fn keepalive(registry: Registry, config: RelayConfig, shutdown: CancellationToken) {

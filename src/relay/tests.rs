@@ -101,6 +101,7 @@ async fn connect(w: &World) -> Remote {
         w.registry.clone(),
         None,
         64,
+        Duration::from_secs(15),
         w.shutdown.child_token(),
     ));
     let mut r = Remote {
