@@ -12,6 +12,7 @@ use super::config::{RelayConfig, RESERVE_SHARE};
 use super::logline;
 use super::peer;
 use super::registry::Registry;
+use futures_util::StreamExt;
 use log::Level;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -230,7 +231,7 @@ impl Listener {
                         return;
                     }
                 };
-                peer::serve(ws, registry, Some(addr), queue, stall, cancel).await;
+                peer::serve(ws.split(), registry, Some(addr), queue, stall, cancel).await;
             });
         }
         refusals.flush(&self.config);
@@ -273,16 +274,13 @@ async fn upgrade(
                 buf.len(),
             );
         }
-        let mut chunk = [0u8; 1024];
-        let want = chunk.len().min(MAX_HEAD - buf.len());
-        let n = stream
-            .read(&mut chunk[..want])
-            .await
-            .map_err(|_| "read failed")?;
+        // Into the Vec's spare room: no buffer array in this future (it would cost every
+        // connection's task its size for as long as the connection lives).
+        buf.reserve(1024.min(MAX_HEAD - buf.len()));
+        let n = stream.read_buf(&mut buf).await.map_err(|_| "read failed")?;
         if n == 0 {
             return Err("closed before the request ended");
         }
-        buf.extend_from_slice(&chunk[..n]);
         match parse_head(&buf) {
             Some(done) => break done,
             None => continue,
@@ -301,9 +299,11 @@ async fn upgrade(
             let _ = stream.shutdown().await;
             // Read what the client still sends for a moment, so closing does not reset the
             // connection before it has read the answer.
-            let mut sink = [0u8; 1024];
             let _ = tokio::time::timeout(Duration::from_millis(500), async {
-                while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                buf.clear();
+                while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                    buf.clear();
+                }
             })
             .await;
             return Err(status);

@@ -12,10 +12,19 @@
 //!   the requester only; naming ids the sender does not own is 404;
 //! - `msg` goes to the other member of the sender's pair and never back to the sender;
 //!   402 when not paired, 405 when the frame the peer would get exceeds 1950 characters;
-//! - anything that is not a JSON object of four strings is 403 and the connection carries on;
+//! - what is not a JSON object is 403; a JSON object that is no valid frame is 404 (ids not
+//!   the sender's), 402 (not paired) or `error` `406-<field> is invalid`; the connection
+//!   carries on either way;
 //! - a disconnect sends `break` 209 to the survivor, which stays connected and may pair again;
 //! - heartbeats and WebSocket pings run from one timer task for all connections;
-//! - a peer whose outbound queue fills is disconnected, so it never stalls anyone else.
+//! - nothing a peer sends is lost or reordered: a sender that fills a crowded queue is not
+//!   read until it drains (backpressure), so a reader at full speed is never dropped for a
+//!   burst; a peer that takes nothing for `ping_timeout` (a write batch stuck) or answers no
+//!   ping is disconnected, so it never stalls anyone else or a shutdown;
+//! - connections are admitted by a global cap, a per-address limit and a reserve for
+//!   addresses holding little (see [`RelayConfig`]); plain HTTP gets a status line;
+//! - peer text reaches events and log lines escaped and cut short; the relay's own lines
+//!   are written by a logging thread, never under a lock or from a socket task.
 
 mod config;
 mod event;

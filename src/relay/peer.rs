@@ -32,19 +32,23 @@ const READ_BATCH: usize = 32;
 /// `stall` drops the connection as "too slow"; a queue that is merely busy never does:
 /// whoever fills a crowded queue (this socket's own, with error replies, or its partner's)
 /// stops being read until the writer catches up.
-pub(crate) async fn serve<S>(
-    ws: S,
+///
+/// It takes the socket already split (`StreamExt::split`): the halves are two pointers, so
+/// this future does not also hold the whole socket, which lives behind them (it costs
+/// every idle connection its size).
+pub(crate) async fn serve<Si, St>(
+    (mut sink, mut stream): (Si, St),
     registry: Registry,
     remote: Option<SocketAddr>,
     queue: usize,
     stall: Duration,
     cancel: CancellationToken,
 ) where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    Si: Sink<Message, Error = WsError> + Unpin,
+    St: Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let (tx, rx) = queue::bounded(queue);
     let id = registry.join(Outbox::Socket(tx), remote, Role::Unknown, cancel.clone());
-    let (mut sink, mut stream) = ws.split();
     let mut close: Option<CloseFrame> = None;
     let mut answer_close = false;
     let reason: &'static str = {

@@ -97,7 +97,7 @@ async fn connect(w: &World) -> Remote {
     let (outgoing, from_relay) = mpsc::unbounded_channel();
     let sock = MemSocket { incoming, outgoing };
     w.tracker.spawn(peer::serve(
-        sock,
+        futures_util::StreamExt::split(sock),
         w.registry.clone(),
         None,
         64,
