@@ -103,6 +103,12 @@ impl FakeApp {
             strength: [0, 0],
             limit: [100, 100],
         };
+        // Every pairing starts with both channels at 0 and both queues cleared.
+        let first = app.pump(|g| g.len() >= 4).await;
+        assert_eq!(
+            first,
+            ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+        );
         app.report().await;
         app
     }
