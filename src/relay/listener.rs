@@ -36,6 +36,8 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Everything the accept loop needs; owned by its task.
 pub(crate) struct Listener {
     pub(crate) listener: TcpListener,
+    /// Shared by every listener of one relay, so the caps hold across all its addresses.
+    pub(crate) counts: SharedCounts,
     pub(crate) registry: Registry,
     pub(crate) config: RelayConfig,
     pub(crate) tracker: TaskTracker,
@@ -44,12 +46,12 @@ pub(crate) struct Listener {
 
 /// Live connection tasks (handshakes included), in all and by address.
 #[derive(Debug, Default)]
-struct Counts {
+pub(crate) struct Counts {
     total: usize,
     by_ip: HashMap<IpAddr, usize>,
 }
 
-type SharedCounts = Arc<Mutex<Counts>>;
+pub(crate) type SharedCounts = Arc<Mutex<Counts>>;
 
 fn lock(c: &SharedCounts) -> MutexGuard<'_, Counts> {
     // Counter updates cannot panic half-way; a poisoned lock still holds valid counts.
@@ -167,7 +169,7 @@ impl Refusals {
 
 impl Listener {
     pub(crate) async fn run(self) {
-        let counts = SharedCounts::default();
+        let counts = self.counts.clone();
         let mut refusals = Refusals::default();
         let mut ws_config = WebSocketConfig::default();
         ws_config.read_buffer_size = self.config.read_buffer_size;

@@ -28,6 +28,7 @@
 
 mod config;
 mod event;
+pub mod guard;
 mod listener;
 pub mod local;
 mod logline;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
+pub use guard::{AppGuard, Verdict};
 pub use local::{LocalEndpoint, LocalLink};
 pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
@@ -56,6 +58,7 @@ const EVENT_CAPACITY: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct RelayHandle {
     local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
     registry: Registry,
     events: broadcast::Sender<RelayEvent>,
     shutdown: CancellationToken,
@@ -67,7 +70,28 @@ pub struct RelayHandle {
 /// # Errors
 /// Only if the listener's local address cannot be read.
 pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<RelayHandle> {
-    let local_addr = listener.local_addr()?;
+    start_many(vec![listener], config)
+}
+
+/// [`start`] on several listeners at once (IPv4 and IPv6, several interfaces): one relay,
+/// one registry, and the connection limits hold across all of them.
+///
+/// # Errors
+/// If `listeners` is empty or a listener's local address cannot be read.
+pub fn start_many(
+    listeners: Vec<TcpListener>,
+    config: RelayConfig,
+) -> std::io::Result<RelayHandle> {
+    let local_addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let Some(&local_addr) = local_addrs.first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a relay needs at least one listener",
+        ));
+    };
     if config.raise_fd_limit {
         raise_fd_limit(config.max_connections);
     }
@@ -85,18 +109,23 @@ pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<Rela
         config.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(
-        listener::Listener {
-            listener,
-            registry: registry.clone(),
-            config,
-            tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
-        }
-        .run(),
-    );
+    let counts = listener::SharedCounts::default();
+    for listener in listeners {
+        tracker.spawn(
+            listener::Listener {
+                listener,
+                counts: counts.clone(),
+                registry: registry.clone(),
+                config: config.clone(),
+                tracker: tracker.clone(),
+                shutdown: shutdown.clone(),
+            }
+            .run(),
+        );
+    }
     Ok(RelayHandle {
         local_addr,
+        local_addrs,
         registry,
         events,
         shutdown,
@@ -174,9 +203,14 @@ async fn keepalive(registry: Registry, config: RelayConfig, shutdown: Cancellati
 }
 
 impl RelayHandle {
-    /// The address the relay listens on.
+    /// The address the relay listens on (the first, with several listeners).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every address the relay listens on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// A receiver of every event from now on.
@@ -203,6 +237,24 @@ impl RelayHandle {
     /// Whether [`RelayHandle::shutdown`] has begun.
     pub fn is_shut_down(&self) -> bool {
         self.shutdown.is_cancelled()
+    }
+
+    /// Sets the relay-wide policy every frame bound for an App passes (see [`AppGuard`]);
+    /// `None` relays everything as before.
+    pub fn set_app_guard(&self, guard: Option<std::sync::Arc<dyn AppGuard>>) {
+        self.registry.set_guard(guard);
+    }
+
+    /// Sends `messages` to every paired App on the relay, as if from its terminal, ahead of
+    /// everything queued for it (which is dropped) and never refused for a full queue; the
+    /// terminals' `clientMsg` repeats end. For an emergency stop. Returns the Apps reached.
+    pub fn to_every_app_first(&self, messages: &[&str]) -> Vec<uuid::Uuid> {
+        self.registry.to_apps_first(None, messages)
+    }
+
+    /// [`RelayHandle::to_every_app_first`] for the given Apps only (those still paired).
+    pub fn to_apps_first(&self, apps: &[uuid::Uuid], messages: &[&str]) -> Vec<uuid::Uuid> {
+        self.registry.to_apps_first(Some(apps), messages)
     }
 
     /// Closes every socket and waits for every task of the relay to end.

@@ -127,6 +127,27 @@ impl Sender {
         Ok(())
     }
 
+    /// The control lane: queues `frames`, in order, ahead of every waiting frame, and never
+    /// refuses them for a full queue. With `purge`, the waiting frames are dropped first (a
+    /// stop: pulses queued before it must not play after its clear). Fails only when the
+    /// writer has stopped.
+    pub(crate) fn push_urgent(&self, frames: Vec<Message>, purge: bool) -> Result<(), PushError> {
+        {
+            let mut items = lock(&self.0);
+            if items.closed {
+                return Err(PushError::Closed);
+            }
+            if purge {
+                items.queue.clear();
+            }
+            for m in frames.into_iter().rev() {
+                items.queue.push_front(m);
+            }
+        }
+        self.0.ready.notify_one();
+        Ok(())
+    }
+
     /// A handle to wait for room on.
     pub(crate) fn space(&self) -> Space {
         Space(self.0.clone())

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
+use super::guard::{AppGuard, Verdict};
 use super::queue;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -126,6 +127,8 @@ struct State {
     repeats: HashMap<(Uuid, u8), (u64, CancellationToken)>,
     /// Generation of the newest repeat, so a finished one never removes its successor.
     next_repeat: u64,
+    /// The relay-wide policy on frames bound for Apps, if one is set.
+    guard: Option<Arc<dyn AppGuard>>,
 }
 
 /// One `clientMsg` repeat: what to send, to whom, how often.
@@ -239,6 +242,11 @@ impl Registry {
             };
             let summary = entry.rejects.take_summary();
             cancel_repeats(&mut st, id);
+            if entry.role == Role::App {
+                if let Some(g) = &st.guard {
+                    g.app_left(id);
+                }
+            }
             let reason = entry.drop_reason.unwrap_or(reason);
             let brk = entry.paired.map(|other| {
                 let (terminal, app) = if entry.role == Role::App {
@@ -645,10 +653,34 @@ impl Registry {
         env.kind = MessageType::Msg;
         // Serialize before taking the lock: it is the costliest step, and the lock is shared
         // by every connection. The pair check still decides first (402 before 405).
-        let encoded = codec::encode(&env);
+        let mut encoded = codec::encode(&env);
         let mut st = self.lock();
         let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
+        let mut corrections = vec![];
+        if let Some(guard) = st.guard.clone() {
+            if st.peers.get(&to).is_some_and(|e| e.role == Role::App) {
+                match guard.terminal_sent(to, sender, &env.message) {
+                    Verdict::Pass => {}
+                    Verdict::Replace(m) => {
+                        env.message = m;
+                        encoded = codec::encode(&env);
+                    }
+                    Verdict::Refuse => return Err(Code::Refused),
+                }
+            } else if st.peers.get(&sender).is_some_and(|e| e.role == Role::App) {
+                corrections = guard.app_sent(sender, to, &env.message);
+            }
+        }
         let text = encoded.map_err(|_| Code::TooLong)?;
+        // The policy's answers to the App's report (a level brought back under a cap) go
+        // ahead of anything queued for it.
+        if !corrections.is_empty() {
+            let frames = corrections
+                .into_iter()
+                .map(|m| Envelope::new(MessageType::Msg, to.to_string(), sender.to_string(), m))
+                .collect();
+            urgent(&mut st, sender, frames, false);
+        }
         // Peer text, bound for log lines: escaped and cut short (see `RelayEvent::Relayed`).
         let event_msg = self.has_subscribers().then(|| {
             Arc::<str>::from(super::logline::escape(
@@ -814,6 +846,37 @@ impl Registry {
         });
     }
 
+    /// Sets (or removes) the relay-wide policy on frames bound for Apps.
+    pub(crate) fn set_guard(&self, guard: Option<Arc<dyn AppGuard>>) {
+        self.lock().guard = guard;
+    }
+
+    /// Sends `messages` to every paired App (or those in `only`), as if from its terminal,
+    /// ahead of everything queued for it, which is dropped (a stop must not be followed by
+    /// pulses queued before it). The terminals' `clientMsg` repeats end too. Returns the
+    /// Apps reached.
+    pub(crate) fn to_apps_first(&self, only: Option<&[Uuid]>, messages: &[&str]) -> Vec<Uuid> {
+        let mut st = self.lock();
+        let pairs: Vec<(Uuid, Uuid)> = st
+            .peers
+            .iter()
+            .filter(|(id, e)| e.role == Role::App && only.is_none_or(|o| o.contains(id)))
+            .filter_map(|(app, e)| e.paired.map(|t| (*app, t)))
+            .collect();
+        let mut reached = vec![];
+        for (app, terminal) in pairs {
+            cancel_repeats(&mut st, terminal);
+            let frames = messages
+                .iter()
+                .map(|m| Envelope::new(MessageType::Msg, terminal.to_string(), app.to_string(), *m))
+                .collect();
+            if urgent(&mut st, app, frames, true) {
+                reached.push(app);
+            }
+        }
+        reached
+    }
+
     /// Registers nothing; lets a local terminal send a frame as if it came from a socket,
     /// but returns the code instead of answering with a frame.
     pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
@@ -844,6 +907,25 @@ fn deliver_encoded(st: &mut State, to: Uuid, env: Envelope, text: String) -> Del
     match st.peers.get_mut(&to) {
         Some(e) => push(e, env, Some(text)),
         None => Delivery::Gone,
+    }
+}
+
+/// Puts `frames` at the head of a socket's queue, in order, never refused for a full queue;
+/// with `purge`, everything that was waiting is dropped first. `false` if there is no such
+/// socket or its writer has stopped.
+fn urgent(st: &mut State, to: Uuid, frames: Vec<Envelope>, purge: bool) -> bool {
+    let Some(e) = st.peers.get_mut(&to) else {
+        return false;
+    };
+    match &e.outbox {
+        Outbox::Socket(tx) => {
+            let texts = frames
+                .iter()
+                .map(|f| Message::text(codec::encode_unchecked(f)))
+                .collect();
+            tx.push_urgent(texts, purge).is_ok()
+        }
+        Outbox::Local(endpoint) => frames.into_iter().all(|f| endpoint.deliver(f)),
     }
 }
 
