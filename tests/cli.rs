@@ -71,7 +71,11 @@ impl Relay {
     async fn port(&mut self) -> u16 {
         let line = self.line_with("listening on ").await;
         let addr = line.split("listening on ").nth(1).unwrap();
-        let addr = addr.split_whitespace().next().unwrap();
+        let addr = addr
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(',');
         addr.rsplit(':').next().unwrap().parse().unwrap()
     }
 
@@ -181,6 +185,47 @@ async fn port_0_prints_the_real_port_and_serves_websockets() {
     assert_eq!(hello["type"], "bind");
     assert_eq!(hello["message"], "targetId");
     relay.line_with("connected ").await;
+}
+
+/// `--host` twice: one relay on IPv4 and IPv6 loopback at once, same port, and a terminal
+/// on one pairs with an App on the other.
+#[tokio::test]
+async fn several_hosts_serve_one_relay() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipping");
+        return;
+    }
+    let mut relay = Relay::spawn(&[
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--host",
+        "::1",
+        "--port",
+        "0",
+    ]);
+    let port = relay.port().await;
+    let (mut term, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    let term_id = recv_json(&mut term).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut app, _) = tokio_tungstenite::connect_async(format!("ws://[::1]:{port}/{term_id}"))
+        .await
+        .unwrap();
+    let app_id = recv_json(&mut app).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send_json(
+        &mut app,
+        json!({"type": "bind", "clientId": term_id, "targetId": app_id, "message": "DGLAB"}),
+    )
+    .await;
+    assert_eq!(recv_json(&mut app).await["message"], "200");
+    assert_eq!(recv_json(&mut term).await["message"], "200");
 }
 
 #[tokio::test]
@@ -310,15 +355,6 @@ fn bad_safety_flags_print_the_usage_and_exit_2() {
         err.contains("for '--max-rise-per-sec <N>': expected strength units per second 1..=200"),
         "{err}"
     );
-
-    // A cap without the local terminal would limit nothing: refused, not ignored.
-    let (code, _, err) = run(&["serve", "--cap-a", "5"]);
-    assert_eq!(code, Some(2));
-    assert!(
-        err.starts_with("error: --cap-a limits the local terminal only"),
-        "{err}"
-    );
-    assert!(err.contains("Usage: dglab-relay serve"), "{err}");
 }
 
 #[test]
@@ -430,7 +466,7 @@ async fn a_signal_sets_the_local_terminals_app_to_0_before_closing(signal: &str)
     ]);
     let line = relay.line_with("listening on ").await;
     assert!(
-        line.contains("local terminal capped at A 5, B 40, rising at most 10/s"),
+        line.contains("every App capped at A 5, B 40, rising at most 10/s, and stopped on exit"),
         "{line}"
     );
     let line = relay.line_with("Pairing URL: ").await;
@@ -492,5 +528,97 @@ async fn a_signal_sets_the_local_terminals_app_to_0_before_closing(signal: &str)
         .line_with("safety: emergency stop: 1 App set to 0 with both queues cleared")
         .await;
     relay.line_with("relay stopped").await;
+    assert_eq!(relay.wait().code(), Some(0));
+}
+
+/// `serve --cap-a 5` without a local terminal: the cap binds what any terminal sends to its
+/// App, and SIGTERM stops that App before the relay closes.
+#[tokio::test]
+async fn a_cap_on_the_headless_relay_binds_every_terminal_and_sigterm_stops_their_apps() {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut relay = Relay::spawn(&[
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--heartbeat",
+        "0",
+        "--cap-a",
+        "5",
+        "--max-rise-per-sec",
+        "200",
+    ]);
+    let line = relay.line_with("listening on ").await;
+    assert!(line.contains("every App capped at A 5"), "{line}");
+    let base = format!("ws://127.0.0.1:{port}");
+    let (mut term, _) = tokio_tungstenite::connect_async(format!("{base}/"))
+        .await
+        .unwrap();
+    let term_id = recv_json(&mut term).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut app, _) = tokio_tungstenite::connect_async(format!("{base}/{term_id}"))
+        .await
+        .unwrap();
+    let app_id = recv_json(&mut app).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send_json(
+        &mut app,
+        json!({"type": "bind", "clientId": term_id, "targetId": app_id, "message": "DGLAB"}),
+    )
+    .await;
+    assert_eq!(recv_json(&mut app).await["message"], "200");
+    assert_eq!(recv_json(&mut term).await["message"], "200");
+    let mut seen = vec![];
+    for _ in 0..7 {
+        send_json(
+            &mut term,
+            json!({"type": "msg", "clientId": term_id, "targetId": app_id, "message": "strength-1+2+150"}),
+        )
+        .await;
+        seen.push(
+            recv_json(&mut app).await["message"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.last().unwrap(), "strength-1+2+5", "{seen:?}");
+    assert!(seen
+        .iter()
+        .all(|m| m.rsplit('+').next().unwrap().parse::<u8>().unwrap() <= 5));
+
+    let pid = relay.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut msgs = vec![];
+    let _ = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(m)) = app.next().await {
+            match m {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "msg" {
+                        msgs.push(v["message"].as_str().unwrap().to_owned());
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        msgs,
+        ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+    );
     assert_eq!(relay.wait().code(), Some(0));
 }

@@ -136,15 +136,7 @@ async fn non_objects_get_403_and_the_connection_carries_on() {
     let relay = start_relay().await;
     let (mut term, mut app) = pair(&relay).await;
     let (t, a) = (term.id.clone(), app.id.clone());
-    for bad in [
-        "null",
-        "[]",
-        "42",
-        "\"x\"",
-        "{not json",
-        r#"{"type":"msg","clientId":1,"targetId":"x","message":"m"}"#,
-        r#"{"type":"msg","clientId":"a","targetId":"b"}"#,
-    ] {
+    for bad in ["null", "[]", "42", "\"x\"", "{not json"] {
         term.send_raw(Message::text(bad)).await;
         let r = term.recv().await;
         assert_eq!(r["type"], "msg", "{bad}");
@@ -158,6 +150,14 @@ async fn non_objects_get_403_and_the_connection_carries_on() {
     }
     term.send_raw(Message::binary(vec![1u8, 2, 3])).await;
     assert_eq!(term.recv().await["message"], "403");
+    // JSON objects are never 403 (issue 11): ids the sender does not own are 404.
+    for obj in [
+        r#"{"type":"msg","clientId":1,"targetId":"x","message":"m"}"#,
+        r#"{"type":"msg","clientId":"a","targetId":"b"}"#,
+    ] {
+        term.send_raw(Message::text(obj)).await;
+        assert_eq!(term.recv().await["message"], "404", "{obj}");
+    }
     app.silent_for(QUIET).await;
     // Still paired and relaying.
     term.msg(&t, &a, "clear-1").await;
@@ -319,7 +319,11 @@ async fn front_end_types_are_translated_for_the_app() {
     assert_eq!(app.recv().await["message"], "clear-1");
     // Out-of-range values never reach the App.
     term.send(json!({"type":3,"clientId":t,"targetId":a,"message":"set channel","channel":1,"strength":999})).await;
-    assert_eq!(term.recv().await["message"], "403");
+    let r = term.recv().await;
+    assert_eq!(
+        (r["type"].as_str(), r["message"].as_str()),
+        (Some("error"), Some("406-strength is invalid"))
+    );
     app.silent_for(QUIET).await;
     // Unpaired front-end senders get 402, as with msg.
     let mut lone = Client::connect(&relay, "").await;

@@ -131,6 +131,9 @@ impl AppState {
             max_rise_per_sec: settings.max_rise_per_sec,
             watchdog: services.watchdog,
         })?;
+        // The user's caps and STOP bind every App on this relay, not only ours: another
+        // terminal, the vendor's web page or a game mod pairing its own App included.
+        safety.guard_relay(&relay);
         let (raw, raw_events) = dglab_core::Terminal::local(&relay);
         let (guarded, guarded_events) = safety.guard(raw, raw_events);
         let players = [

@@ -3,17 +3,18 @@
 //! Decoding accepts exactly what docs/protocol.md allows: a JSON object whose `type`, `clientId`,
 //! `targetId` and `message` are strings (extra keys are ignored), plus the vendor web page's
 //! "front-end" shapes (`type` 1–4 or `"clientMsg"`), which the relay translates. Anything
-//! else — `null`, arrays, numbers, wrong field types, unknown types — is a [`DecodeError`]
-//! that maps to code 403. Encoding produces compact JSON in the wire's key order and refuses
-//! a frame the App would drop for length (405).
+//! else is a [`DecodeError`]: only what is not a JSON object at all maps to code 403; the
+//! relay answers a JSON object with the wrong fields by its ids (404 not owned, 402 not
+//! paired, else `error` `406-<field> is invalid`, in the style of the vendor relay's
+//! `406-channel is empty`). Encoding produces compact JSON in the wire's key order and
+//! refuses a frame the App would drop for length (405).
 
 use super::{wire_len, Code, Envelope, MessageType, MAX_FRAME_CHARS};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// Why a text frame could not be decoded. Every variant is answered with
-/// [`DecodeError::code`] and the connection carries on.
+/// Why a text frame could not be decoded. The connection carries on either way.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Not a JSON object at all (`null`, an array, a number, invalid JSON).
@@ -31,9 +32,42 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The protocol code the relay answers with.
-    pub fn code(&self) -> Code {
-        Code::NotJson
+    /// The protocol code for this error on its own: 403 when the frame is not a JSON
+    /// object. `None` for a JSON object with a bad field, which the relay answers according
+    /// to the ids it names (see [`object_ids`]).
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            DecodeError::NotObject => Some(Code::NotJson),
+            _ => None,
+        }
+    }
+
+    /// The field at fault (`"type"` for an unknown type), for a `406-<field> is invalid`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            DecodeError::NotObject | DecodeError::UnknownType => "type",
+            DecodeError::BadField(f) | DecodeError::BadFrontEnd(f) => f,
+        }
+    }
+}
+
+/// The `clientId` and `targetId` of a JSON object frame, where they are strings: what an
+/// undecodable object claims to speak for, to answer it with the right code.
+pub fn object_ids(text: &str) -> (Option<String>, Option<String>) {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(rename = "clientId", default)]
+        client_id: Option<Value>,
+        #[serde(rename = "targetId", default)]
+        target_id: Option<Value>,
+    }
+    let s = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    match serde_json::from_str::<Ids>(text) {
+        Ok(ids) if text.trim_start().starts_with('{') => (s(ids.client_id), s(ids.target_id)),
+        _ => (None, None),
     }
 }
 
@@ -162,6 +196,20 @@ pub fn decode(text: &str) -> Result<Inbound, DecodeError> {
         Some(Value::String(ref t)) if t == "clientMsg" => decode_client_msg(raw),
         Some(Value::String(t)) => {
             let kind = MessageType::from_wire(&t).ok_or(DecodeError::UnknownType)?;
+            if kind == MessageType::Heartbeat {
+                // A terminal's keep-alive, often without `targetId` (or `message`): the relay
+                // ignores its content anyway, so take it as it is.
+                let opt = |v: Option<Value>| match v {
+                    Some(Value::String(s)) => s,
+                    _ => String::new(),
+                };
+                return Ok(Inbound::Envelope(Envelope {
+                    kind,
+                    client_id: opt(raw.client_id),
+                    target_id: opt(raw.target_id),
+                    message: opt(raw.message),
+                }));
+            }
             Ok(Inbound::Envelope(Envelope {
                 kind,
                 client_id: take_string(raw.client_id, "clientId")?,
@@ -267,7 +315,7 @@ fn decode_client_msg(raw: RawFrame) -> Result<Inbound, DecodeError> {
         return Err(DecodeError::BadFrontEnd("message"));
     }
     let command = format!("pulse-{message}");
-    if super::command::AppCommand::parse(&command).is_none() {
+    if !pulse_list_ok(&message[2..]) {
         return Err(DecodeError::BadFrontEnd("message"));
     }
     Ok(Inbound::FrontEnd(FrontEnd {
@@ -279,6 +327,20 @@ fn decode_client_msg(raw: RawFrame) -> Result<Inbound, DecodeError> {
             seconds: seconds as u32,
         },
     }))
+}
+
+/// Whether `list` is what the App takes after `pulse-A:`: a JSON array of 1 to 100 strings
+/// of 16 hex digits. Only the form is checked, as the App does: a `pulse-` `msg` is relayed
+/// as is, and a `clientMsg` carrying the same frames must pass too (`0000000000000000`
+/// included, which the waveform type would refuse for its frequency byte).
+fn pulse_list_ok(list: &str) -> bool {
+    let Ok(frames) = serde_json::from_str::<Vec<Cow<'_, str>>>(list) else {
+        return false;
+    };
+    (1..=100).contains(&frames.len())
+        && frames
+            .iter()
+            .all(|f| f.len() == 16 && f.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Serializes an envelope as compact JSON (`type`, `clientId`, `targetId`, `message`).
@@ -375,8 +437,26 @@ mod tests {
             r#"{"type":7,"clientId":"a","targetId":"b","message":"m"}"#,
         ] {
             assert!(decode(bad).is_err(), "{bad:?} must be rejected");
-            assert_eq!(decode(bad).unwrap_err().code(), Code::NotJson);
         }
+        for not_object in ["null", "[]", "42", "\"s\"", "", "{"] {
+            assert_eq!(decode(not_object).unwrap_err().code(), Some(Code::NotJson));
+        }
+        let obj = r#"{"type":"msg","clientId":"a","targetId":1}"#;
+        assert_eq!(decode(obj).unwrap_err().code(), None);
+        assert_eq!(object_ids(obj), (Some("a".into()), None));
+    }
+
+    #[test]
+    fn heartbeat_without_target_and_client_msg_with_any_hex_frames_decode() {
+        let hb = decode(r#"{"type":"heartbeat","clientId":"t","message":"200"}"#).unwrap();
+        assert_eq!(
+            hb,
+            Inbound::Envelope(Envelope::new(MessageType::Heartbeat, "t", "", "200"))
+        );
+        let cm = r#"{"type":"clientMsg","channel":"A","time":1,"clientId":"a","targetId":"b","message":"A:[\"0000000000000000\"]"}"#;
+        assert!(decode(cm).is_ok());
+        let bad = r#"{"type":"clientMsg","channel":"A","time":1,"clientId":"a","targetId":"b","message":"A:[\"00000000000000\"]"}"#;
+        assert_eq!(decode(bad), Err(DecodeError::BadFrontEnd("message")));
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub enum Code {
     NotFound = 404,
     /// The frame would be longer than 1950 characters; not delivered.
     TooLong = 405,
+    /// Ours: refused by the hub's safety policy — the emergency stop is latched, or a
+    /// raise would pass the user's cap or rise rate; not delivered.
+    Refused = 423,
     /// Relay internal error.
     Internal = 500,
 }
@@ -127,6 +130,7 @@ impl Code {
             Code::NotJson => "403",
             Code::NotFound => "404",
             Code::TooLong => "405",
+            Code::Refused => "423",
             Code::Internal => "500",
         }
     }
@@ -144,6 +148,7 @@ impl Code {
             "403" => Code::NotJson,
             "404" => Code::NotFound,
             "405" => Code::TooLong,
+            "423" => Code::Refused,
             "500" => Code::Internal,
             _ => return None,
         })

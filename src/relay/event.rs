@@ -61,9 +61,10 @@ pub enum RelayEvent {
     },
     /// Someone asked to bind; `code` is the answer (200 paired, 400, 401, 404).
     BindAttempt {
-        /// The terminal id named in the request.
+        /// The terminal id named in the request: peer text, so escaped and cut to
+        /// [`MAX_ID_CHARS`](crate::relay::MAX_ID_CHARS) ([`escape_for_log`](crate::relay::escape_for_log)).
         client_id: String,
-        /// The App id named in the request.
+        /// The App id named in the request, escaped and cut the same way.
         target_id: String,
         /// The relay's answer.
         #[serde(serialize_with = "ser_code")]
@@ -84,7 +85,9 @@ pub enum RelayEvent {
         from: Uuid,
         /// Recipient.
         to: Uuid,
-        /// The `message` field as delivered.
+        /// The `message` field as delivered, escaped and cut to
+        /// [`MAX_TEXT_CHARS`](crate::relay::MAX_TEXT_CHARS) for the log: peer text never
+        /// reaches a log line raw (a newline in it could forge a line).
         message: Arc<str>,
     },
     /// A frame was refused with a protocol code and delivered nowhere.

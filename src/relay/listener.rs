@@ -1,37 +1,176 @@
-//! Accepts TCP connections, upgrades them to WebSocket and spawns one tracked task each.
+//! Accepts TCP connections, admits them by the connection policy, upgrades them to
+//! WebSocket and spawns one tracked task each.
+//!
+//! The policy (see [`RelayConfig`]): a global cap, a per-address limit, and a reserve of
+//! slots that only addresses holding fewer than [`RESERVE_SHARE`] connections may take; a
+//! refused connection gets a 503 and is closed at once. The upgrade is read here rather
+//! than by tungstenite, so that a plain HTTP request gets a status line (426 for a GET that
+//! is not an upgrade, 400 for what is not HTTP) instead of a silent close, and the whole of
+//! it runs under the handshake deadline.
 
-use super::config::RelayConfig;
+use super::config::{RelayConfig, RESERVE_SHARE};
+use super::logline;
 use super::peer;
 use super::registry::Registry;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use futures_util::StreamExt;
+use log::Level;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// Largest upgrade request head accepted.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Refusals are logged at most once per this interval, counted in between.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything the accept loop needs; owned by its task.
 pub(crate) struct Listener {
     pub(crate) listener: TcpListener,
+    /// Shared by every listener of one relay, so the caps hold across all its addresses.
+    pub(crate) counts: SharedCounts,
     pub(crate) registry: Registry,
     pub(crate) config: RelayConfig,
     pub(crate) tracker: TaskTracker,
     pub(crate) shutdown: CancellationToken,
 }
 
-/// Counts live connection tasks (handshakes included) for the connection cap.
-struct Slot(Arc<AtomicUsize>);
+/// Live connection tasks (handshakes included), in all and by address.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+pub(crate) type SharedCounts = Arc<Mutex<Counts>>;
+
+fn lock(c: &SharedCounts) -> MutexGuard<'_, Counts> {
+    // Counter updates cannot panic half-way; a poisoned lock still holds valid counts.
+    c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One admitted connection's place in the counts, given back when its task ends.
+struct Slot {
+    counts: SharedCounts,
+    ip: IpAddr,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut c = lock(&self.counts);
+        c.total -= 1;
+        if let Some(n) = c.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Why a connection was refused at accept.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Cap,
+    Reserve,
+    PerAddress,
+}
+
+/// Admits a connection from `ip` or says why not.
+fn admit(config: &RelayConfig, counts: &SharedCounts, ip: IpAddr) -> Result<Slot, Refusal> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    let mut c = lock(counts);
+    let held = c.by_ip.get(&ip).copied().unwrap_or(0);
+    if held >= config.limit_for(ip) {
+        return Err(Refusal::PerAddress);
+    }
+    if c.total >= config.max_connections {
+        return Err(Refusal::Cap);
+    }
+    let open = config
+        .max_connections
+        .saturating_sub(config.reserved_connections);
+    if c.total >= open && held >= RESERVE_SHARE {
+        return Err(Refusal::Reserve);
+    }
+    c.total += 1;
+    *c.by_ip.entry(ip).or_insert(0) += 1;
+    drop(c);
+    Ok(Slot {
+        counts: counts.clone(),
+        ip,
+    })
+}
+
+/// Refusals since the last log line about them.
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<Instant>,
+    cap: u64,
+    reserve: u64,
+    per_address: u64,
+    last_addr: Option<SocketAddr>,
+}
+
+impl Refusals {
+    fn count(&mut self, why: Refusal, addr: SocketAddr, config: &RelayConfig) {
+        match why {
+            Refusal::Cap => self.cap += 1,
+            Refusal::Reserve => self.reserve += 1,
+            Refusal::PerAddress => self.per_address += 1,
+        }
+        self.last_addr = Some(addr);
+        let due = self
+            .last_logged
+            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            self.flush(config);
+        }
+    }
+
+    fn flush(&mut self, config: &RelayConfig) {
+        let n = self.cap + self.reserve + self.per_address;
+        if n == 0 {
+            return;
+        }
+        if logline::enabled(Level::Warn) {
+            logline::line(
+                Level::Warn,
+                format!(
+                    "refused {n} connection(s) (last from {}): {} at the cap of {}, {} for the \
+                     reserve of {}, {} over a per-address limit",
+                    self.last_addr.map(|a| a.to_string()).unwrap_or_default(),
+                    self.cap,
+                    config.max_connections,
+                    self.reserve,
+                    config.reserved_connections,
+                    self.per_address
+                ),
+            );
+        }
+        *self = Refusals {
+            last_logged: Some(Instant::now()),
+            ..Refusals::default()
+        };
     }
 }
 
 impl Listener {
     pub(crate) async fn run(self) {
-        let live = Arc::new(AtomicUsize::new(0));
+        let counts = self.counts.clone();
+        let mut refusals = Refusals::default();
         let mut ws_config = WebSocketConfig::default();
         ws_config.read_buffer_size = self.config.read_buffer_size;
         ws_config.max_message_size = Some(self.config.max_message_size);
@@ -49,7 +188,10 @@ impl Listener {
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
-                    log::warn!("accept failed: {e}; retrying in {backoff:?}");
+                    logline::line(
+                        Level::Warn,
+                        format!("accept failed: {e}; retrying in {backoff:?}"),
+                    );
                     tokio::select! {
                         _ = self.shutdown.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
@@ -58,31 +200,43 @@ impl Listener {
                     continue;
                 }
             };
-            if live.load(Ordering::Relaxed) >= self.config.max_connections {
-                log::warn!(
-                    "refusing {addr}: {} connections open (the cap; raise max_connections)",
-                    self.config.max_connections
-                );
-                drop(stream);
-                continue;
-            }
-            live.fetch_add(1, Ordering::Relaxed);
-            let slot = Slot(live.clone());
+            let slot = match admit(&self.config, &counts, addr.ip()) {
+                Ok(slot) => slot,
+                Err(why) => {
+                    // Best effort and never waiting: a fresh socket has room for this.
+                    let _ = stream.try_write(
+                        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+                          Content-Length: 0\r\n\r\n",
+                    );
+                    drop(stream);
+                    refusals.count(why, addr, &self.config);
+                    continue;
+                }
+            };
             let registry = self.registry.clone();
             let cancel = self.shutdown.child_token();
             let queue = self.config.outbound_queue;
+            let stall = self.config.ping_timeout;
             let handshake_timeout = self.config.handshake_timeout;
+            if let Some(size) = self.config.send_buffer_size {
+                let _ = socket2::SockRef::from(&stream).set_send_buffer_size(size);
+            }
             self.tracker.spawn(async move {
                 let _slot = slot;
                 let _ = stream.set_nodelay(true);
-                let Some(ws) = handshake(stream, ws_config, handshake_timeout, &cancel).await
-                else {
-                    log::debug!("{addr}: WebSocket handshake failed");
-                    return;
+                let ws = match handshake(stream, ws_config, handshake_timeout, &cancel).await {
+                    Ok(ws) => ws,
+                    Err(why) => {
+                        if logline::enabled(Level::Debug) {
+                            logline::line(Level::Debug, format!("{addr}: no WebSocket: {why}"));
+                        }
+                        return;
+                    }
                 };
-                peer::serve(ws, registry, Some(addr), queue, cancel).await;
+                peer::serve(ws.split(), registry, Some(addr), queue, stall, cancel).await;
             });
         }
+        refusals.flush(&self.config);
     }
 }
 
@@ -91,12 +245,173 @@ async fn handshake(
     config: WebSocketConfig,
     limit: Duration,
     cancel: &CancellationToken,
-) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
-    // The App connects to ws://host:port/<terminal id>: tungstenite's plain accept takes
-    // every request path, which is what we want.
-    let fut = tokio_tungstenite::accept_async_with_config(stream, Some(config));
+) -> Result<WebSocketStream<TcpStream>, &'static str> {
     tokio::select! {
-        _ = cancel.cancelled() => None,
-        r = tokio::time::timeout(limit, fut) => r.ok()?.ok(),
+        _ = cancel.cancelled() => Err("relay shutting down"),
+        r = tokio::time::timeout(limit, upgrade(stream, config)) => {
+            r.unwrap_or(Err("handshake deadline passed"))
+        }
+    }
+}
+
+/// What the request head asks for.
+enum Head {
+    /// A valid WebSocket upgrade, with its `Sec-WebSocket-Key`.
+    Upgrade(String),
+    /// Anything else: the status line and extra headers to answer with.
+    Refuse(&'static str, &'static str),
+}
+
+/// Reads the request head and answers it: 101 and a WebSocket, or an HTTP error status.
+/// The App connects to `ws://host:port/<terminal id>`, so every path is accepted.
+async fn upgrade(
+    mut stream: TcpStream,
+    config: WebSocketConfig,
+) -> Result<WebSocketStream<TcpStream>, &'static str> {
+    let mut buf = Vec::with_capacity(1024);
+    let (head, len) = loop {
+        if buf.len() >= MAX_HEAD {
+            break (
+                Head::Refuse("431 Request Header Fields Too Large", ""),
+                buf.len(),
+            );
+        }
+        // Into the Vec's spare room: no buffer array in this future (it would cost every
+        // connection's task its size for as long as the connection lives).
+        buf.reserve(1024.min(MAX_HEAD - buf.len()));
+        let n = stream.read_buf(&mut buf).await.map_err(|_| "read failed")?;
+        if n == 0 {
+            return Err("closed before the request ended");
+        }
+        match parse_head(&buf) {
+            Some(done) => break done,
+            None => continue,
+        }
+    };
+    let key = match head {
+        Head::Upgrade(key) => key,
+        Head::Refuse(status, extra) => {
+            let body = format!("{status}: this is a DG-LAB SOCKET v2 (WebSocket) relay\n");
+            let resp = format!(
+                "HTTP/1.1 {status}\r\n{extra}Connection: close\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(resp.as_bytes()).await;
+            let _ = stream.shutdown().await;
+            // Read what the client still sends for a moment, so closing does not reset the
+            // connection before it has read the answer.
+            let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                buf.clear();
+                while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                    buf.clear();
+                }
+            })
+            .await;
+            return Err(status);
+        }
+    };
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        derive_accept_key(key.as_bytes())
+    );
+    stream
+        .write_all(resp.as_bytes())
+        .await
+        .map_err(|_| "write failed")?;
+    // Whatever the client sent after the head (its first frames) is the stream's start.
+    let rest = buf.split_off(len);
+    Ok(WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await)
+}
+
+/// Parses a request head; `None` while it is incomplete.
+fn parse_head(buf: &[u8]) -> Option<(Head, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return None,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Some((
+                Head::Refuse("431 Request Header Fields Too Large", ""),
+                buf.len(),
+            ))
+        }
+        Err(_) => return Some((Head::Refuse("400 Bad Request", ""), buf.len())),
+    };
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    };
+    let has_token = |name: &str, token: &str| {
+        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let head = if req.method != Some("GET") {
+        Head::Refuse("405 Method Not Allowed", "Allow: GET\r\n")
+    } else if !has_token("Upgrade", "websocket") {
+        Head::Refuse("426 Upgrade Required", "Upgrade: websocket\r\n")
+    } else if header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        Head::Refuse(
+            "426 Upgrade Required",
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+        )
+    } else if !has_token("Connection", "upgrade") {
+        Head::Refuse("400 Bad Request", "")
+    } else {
+        match header("Sec-WebSocket-Key").map(str::trim) {
+            Some(key) if !key.is_empty() => Head::Upgrade(key.to_owned()),
+            _ => Head::Refuse("400 Bad Request", ""),
+        }
+    };
+    Some((head, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_are_answered_by_what_they_ask() {
+        let ok = b"GET /abc HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        assert!(
+            matches!(parse_head(ok), Some((Head::Upgrade(k), n)) if k == "dGhlIHNhbXBsZSBub25jZQ==" && n == ok.len())
+        );
+        assert!(parse_head(&ok[..20]).is_none());
+        let status = |b: &[u8]| match parse_head(b) {
+            Some((Head::Refuse(s, _), _)) => s,
+            _ => "upgrade",
+        };
+        assert!(status(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("426"));
+        assert!(status(b"POST / HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("405"));
+        assert!(status(b"\x16\x03\x01\x02\x00\r\n\r\n").starts_with("400"));
+    }
+
+    #[test]
+    fn the_reserve_is_for_addresses_holding_little() {
+        let config = RelayConfig {
+            max_connections: 4,
+            reserved_connections: 2,
+            max_per_loopback_address: usize::MAX,
+            ..RelayConfig::default()
+        };
+        let counts = SharedCounts::default();
+        let hog: IpAddr = "127.0.0.2".parse().unwrap();
+        let phone: IpAddr = "127.0.0.3".parse().unwrap();
+        let mut held: Vec<Slot> = (0..2)
+            .map(|_| admit(&config, &counts, hog).unwrap())
+            .collect();
+        assert!(matches!(
+            admit(&config, &counts, hog),
+            Err(Refusal::Reserve)
+        ));
+        held.push(admit(&config, &counts, phone).unwrap());
+        held.push(admit(&config, &counts, phone).unwrap());
+        assert!(matches!(admit(&config, &counts, phone), Err(Refusal::Cap)));
+        held.clear();
+        assert_eq!(lock(&counts).total, 0);
+        assert!(lock(&counts).by_ip.is_empty());
     }
 }

@@ -12,24 +12,37 @@
 //!   the requester only; naming ids the sender does not own is 404;
 //! - `msg` goes to the other member of the sender's pair and never back to the sender;
 //!   402 when not paired, 405 when the frame the peer would get exceeds 1950 characters;
-//! - anything that is not a JSON object of four strings is 403 and the connection carries on;
+//! - what is not a JSON object is 403; a JSON object that is no valid frame is 404 (ids not
+//!   the sender's), 402 (not paired) or `error` `406-<field> is invalid`; the connection
+//!   carries on either way;
 //! - a disconnect sends `break` 209 to the survivor, which stays connected and may pair again;
 //! - heartbeats and WebSocket pings run from one timer task for all connections;
-//! - a peer whose outbound queue fills is disconnected, so it never stalls anyone else.
+//! - nothing a peer sends is lost or reordered: a sender that fills a crowded queue is not
+//!   read until it drains (backpressure), so a reader at full speed is never dropped for a
+//!   burst; a peer that takes nothing for `ping_timeout` (a write batch stuck) or answers no
+//!   ping is disconnected, so it never stalls anyone else or a shutdown;
+//! - connections are admitted by a global cap, a per-address limit and a reserve for
+//!   addresses holding little (see [`RelayConfig`]); plain HTTP gets a status line;
+//! - peer text reaches events and log lines escaped and cut short; the relay's own lines
+//!   are written by a logging thread, never under a lock or from a socket task.
 
 mod config;
 mod event;
+pub mod guard;
 mod listener;
 pub mod local;
+mod logline;
 mod peer;
 mod queue;
 mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use config::RelayConfig;
+pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
+pub use guard::{AppGuard, Verdict};
 pub use local::{LocalEndpoint, LocalLink};
+pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
 use registry::Registry;
 use std::net::SocketAddr;
@@ -45,6 +58,7 @@ const EVENT_CAPACITY: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct RelayHandle {
     local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
     registry: Registry,
     events: broadcast::Sender<RelayEvent>,
     shutdown: CancellationToken,
@@ -56,7 +70,31 @@ pub struct RelayHandle {
 /// # Errors
 /// Only if the listener's local address cannot be read.
 pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<RelayHandle> {
-    let local_addr = listener.local_addr()?;
+    start_many(vec![listener], config)
+}
+
+/// [`start`] on several listeners at once (IPv4 and IPv6, several interfaces): one relay,
+/// one registry, and the connection limits hold across all of them.
+///
+/// # Errors
+/// If `listeners` is empty or a listener's local address cannot be read.
+pub fn start_many(
+    listeners: Vec<TcpListener>,
+    config: RelayConfig,
+) -> std::io::Result<RelayHandle> {
+    let local_addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let Some(&local_addr) = local_addrs.first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a relay needs at least one listener",
+        ));
+    };
+    if config.raise_fd_limit {
+        raise_fd_limit(config.max_connections);
+    }
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -71,24 +109,79 @@ pub fn start(listener: TcpListener, config: RelayConfig) -> std::io::Result<Rela
         config.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(
-        listener::Listener {
-            listener,
-            registry: registry.clone(),
-            config,
-            tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
-        }
-        .run(),
-    );
+    let counts = listener::SharedCounts::default();
+    for listener in listeners {
+        tracker.spawn(
+            listener::Listener {
+                listener,
+                counts: counts.clone(),
+                registry: registry.clone(),
+                config: config.clone(),
+                tracker: tracker.clone(),
+                shutdown: shutdown.clone(),
+            }
+            .run(),
+        );
+    }
     Ok(RelayHandle {
         local_addr,
+        local_addrs,
         registry,
         events,
         shutdown,
         tracker,
     })
 }
+
+/// Raises the soft open-files limit to the hard one (each socket is a descriptor; the usual
+/// soft limit of 1024 would cap the relay far below its `max_connections`), and says so in
+/// the log if the result is still short of what `max_connections` needs.
+#[cfg(unix)]
+fn raise_fd_limit(max_connections: usize) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let old = getrlimit(Resource::Nofile);
+    let mut soft = old.current;
+    let raisable = match (old.current, old.maximum) {
+        (Some(cur), Some(max)) => cur < max,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if raisable {
+        // Unlimited hard limits exist (macOS); the kernel's own cap then applies, so try a
+        // generous finite value instead.
+        let want = old.maximum.unwrap_or(1 << 20);
+        let mut attempt = Rlimit {
+            current: Some(want),
+            maximum: old.maximum,
+        };
+        if setrlimit(Resource::Nofile, attempt).is_err() {
+            attempt.current = Some(want.min(10_240));
+            let _ = setrlimit(Resource::Nofile, attempt);
+        }
+        soft = getrlimit(Resource::Nofile).current;
+    }
+    let needed = max_connections as u64 + 64;
+    let level = if soft.is_some_and(|s| s < needed) {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    if logline::enabled(level) {
+        let show = |v: Option<u64>| v.map_or("unlimited".to_owned(), |v| v.to_string());
+        logline::line(
+            level,
+            format!(
+                "open-files limit {} (was {}, hard {}); max_connections {max_connections} needs about {needed}",
+                show(soft),
+                show(old.current),
+                show(old.maximum)
+            ),
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit(_max_connections: usize) {}
 
 /// Heartbeat and ping rounds for every connection, from one timer task.
 async fn keepalive(registry: Registry, config: RelayConfig, shutdown: CancellationToken) {
@@ -110,9 +203,14 @@ async fn keepalive(registry: Registry, config: RelayConfig, shutdown: Cancellati
 }
 
 impl RelayHandle {
-    /// The address the relay listens on.
+    /// The address the relay listens on (the first, with several listeners).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every address the relay listens on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// A receiver of every event from now on.
@@ -139,6 +237,24 @@ impl RelayHandle {
     /// Whether [`RelayHandle::shutdown`] has begun.
     pub fn is_shut_down(&self) -> bool {
         self.shutdown.is_cancelled()
+    }
+
+    /// Sets the relay-wide policy every frame bound for an App passes (see [`AppGuard`]);
+    /// `None` relays everything as before.
+    pub fn set_app_guard(&self, guard: Option<std::sync::Arc<dyn AppGuard>>) {
+        self.registry.set_guard(guard);
+    }
+
+    /// Sends `messages` to every paired App on the relay, as if from its terminal, ahead of
+    /// everything queued for it (which is dropped) and never refused for a full queue; the
+    /// terminals' `clientMsg` repeats end. For an emergency stop. Returns the Apps reached.
+    pub fn to_every_app_first(&self, messages: &[&str]) -> Vec<uuid::Uuid> {
+        self.registry.to_apps_first(None, messages)
+    }
+
+    /// [`RelayHandle::to_every_app_first`] for the given Apps only (those still paired).
+    pub fn to_apps_first(&self, apps: &[uuid::Uuid], messages: &[&str]) -> Vec<uuid::Uuid> {
+        self.registry.to_apps_first(Some(apps), messages)
     }
 
     /// Closes every socket and waits for every task of the relay to end.

@@ -8,8 +8,11 @@
 //! By hand on purpose: no channel crate offers both zero idle cost and a bound.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
+// tokio's clock, so ping timeouts follow a paused clock in tests.
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Capacity kept after a burst drains; larger buffers are given back.
@@ -22,12 +25,26 @@ struct Shared {
     items: Mutex<Items>,
     /// Wakes the writer; a notification sent while it is busy is kept as a permit.
     ready: Notify,
+    /// Wakes senders paused by [`Space::wait`] when the queue drops below its high-water
+    /// mark or closes.
+    space: Notify,
+    /// Liveness of the socket, told by its task to the registry's ping round without a
+    /// lock: when a frame was last read from it (milliseconds after `created`), and
+    /// whether the relay itself has stopped reading it (backpressure), in which case its
+    /// pongs wait behind frames the relay has not read yet and silence proves nothing.
+    created: Instant,
+    heard: AtomicU64,
+    paused: AtomicBool,
 }
 
 #[derive(Debug)]
 struct Items {
     queue: VecDeque<Message>,
     limit: usize,
+    /// Above this many frames the queue is crowded: whoever fills it stops reading its own
+    /// socket until the writer catches up (backpressure), so a healthy reader is never
+    /// dropped for a burst and `limit` is never reached by one sender.
+    high: usize,
     /// The sending side is gone: the writer drains what is left, then stops.
     closed: bool,
 }
@@ -49,15 +66,25 @@ pub(crate) struct Sender(Arc<Shared>);
 #[derive(Debug)]
 pub(crate) struct Receiver(Arc<Shared>);
 
-/// A queue holding at most `limit` frames.
+/// A handle to wait on until a crowded queue has room again.
+#[derive(Debug, Clone)]
+pub(crate) struct Space(Arc<Shared>);
+
+/// A queue holding at most `limit` frames, crowded from half of that.
 pub(crate) fn bounded(limit: usize) -> (Sender, Receiver) {
+    let limit = limit.max(2);
     let shared = Arc::new(Shared {
         items: Mutex::new(Items {
             queue: VecDeque::new(),
-            limit: limit.max(1),
+            limit,
+            high: limit / 2,
             closed: false,
         }),
         ready: Notify::new(),
+        space: Notify::new(),
+        created: Instant::now(),
+        heard: AtomicU64::new(0),
+        paused: AtomicBool::new(false),
     });
     (Sender(shared.clone()), Receiver(shared))
 }
@@ -68,9 +95,10 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Items> {
 }
 
 impl Sender {
-    /// Queues `m` unless the queue is full or the writer has stopped.
-    pub(crate) fn try_send(&self, m: Message) -> Result<(), PushError> {
-        {
+    /// Queues `m` unless the queue is full or the writer has stopped; `Ok(true)` when the
+    /// queue is now crowded (the caller should pause its source, see [`Space`]).
+    pub(crate) fn try_send(&self, m: Message) -> Result<bool, PushError> {
+        let crowded = {
             let mut items = lock(&self.0);
             if items.closed {
                 return Err(PushError::Closed);
@@ -79,9 +107,60 @@ impl Sender {
                 return Err(PushError::Full);
             }
             items.queue.push_back(m);
+            items.queue.len() >= items.high
+        };
+        self.0.ready.notify_one();
+        Ok(crowded)
+    }
+
+    /// Queues a control frame (a ping) ahead of every waiting frame, so that its answer
+    /// measures the peer and not this queue. Fails only when the writer has stopped.
+    pub(crate) fn try_send_first(&self, m: Message) -> Result<(), PushError> {
+        {
+            let mut items = lock(&self.0);
+            if items.closed {
+                return Err(PushError::Closed);
+            }
+            items.queue.push_front(m);
         }
         self.0.ready.notify_one();
         Ok(())
+    }
+
+    /// The control lane: queues `frames`, in order, ahead of every waiting frame, and never
+    /// refuses them for a full queue. With `purge`, the waiting frames are dropped first (a
+    /// stop: pulses queued before it must not play after its clear). Fails only when the
+    /// writer has stopped.
+    pub(crate) fn push_urgent(&self, frames: Vec<Message>, purge: bool) -> Result<(), PushError> {
+        {
+            let mut items = lock(&self.0);
+            if items.closed {
+                return Err(PushError::Closed);
+            }
+            if purge {
+                items.queue.clear();
+            }
+            for m in frames.into_iter().rev() {
+                items.queue.push_front(m);
+            }
+        }
+        self.0.ready.notify_one();
+        Ok(())
+    }
+
+    /// A handle to wait for room on.
+    pub(crate) fn space(&self) -> Space {
+        Space(self.0.clone())
+    }
+
+    /// When a frame was last read from this socket (its creation if never).
+    pub(crate) fn heard_at(&self) -> Instant {
+        self.0.created + std::time::Duration::from_millis(self.0.heard.load(Ordering::Relaxed))
+    }
+
+    /// Whether the relay is not reading this socket right now (backpressure).
+    pub(crate) fn is_paused(&self) -> bool {
+        self.0.paused.load(Ordering::Relaxed)
     }
 }
 
@@ -89,6 +168,25 @@ impl Drop for Sender {
     fn drop(&mut self) {
         lock(&self.0).closed = true;
         self.0.ready.notify_one();
+        self.0.space.notify_waiters();
+    }
+}
+
+impl Space {
+    /// Returns once the queue is below its high-water mark or closed. Cancel-safe.
+    pub(crate) async fn wait(&self) {
+        loop {
+            let woken = self.0.space.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            {
+                let items = lock(&self.0);
+                if items.closed || items.queue.len() < items.high {
+                    return;
+                }
+            }
+            woken.await;
+        }
     }
 }
 
@@ -101,6 +199,7 @@ impl Receiver {
             {
                 let mut items = lock(&self.0);
                 if let Some(m) = items.queue.pop_front() {
+                    pop_notify(&self.0, items);
                     return Some(m);
                 }
                 if items.closed {
@@ -115,16 +214,58 @@ impl Receiver {
     pub(crate) fn try_recv(&self) -> Option<Message> {
         let mut items = lock(&self.0);
         let m = items.queue.pop_front();
-        if m.is_none() && items.queue.capacity() > KEEP {
-            items.queue.shrink_to(KEEP);
+        if m.is_none() {
+            if items.queue.capacity() > KEEP {
+                items.queue.shrink_to(KEEP);
+            }
+            return None;
         }
+        pop_notify(&self.0, items);
         m
+    }
+
+    /// Records that a frame was just read from the socket.
+    pub(crate) fn heard(&self) {
+        let ms = self.0.created.elapsed().as_millis();
+        self.0
+            .heard
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Records whether the relay has stopped reading the socket; the clock of its
+    /// outstanding ping restarts when reading resumes.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        if !paused {
+            self.heard();
+        }
+        self.0.paused.store(paused, Ordering::Relaxed);
+    }
+
+    /// Whether the queue is at or above its high-water mark.
+    pub(crate) fn crowded(&self) -> bool {
+        let items = lock(&self.0);
+        items.queue.len() >= items.high
+    }
+
+    /// A handle to wait for room on.
+    pub(crate) fn space(&self) -> Space {
+        Space(self.0.clone())
+    }
+}
+
+/// After a pop: wakes paused senders when the queue just dropped below the high-water mark.
+fn pop_notify(shared: &Shared, items: MutexGuard<'_, Items>) {
+    let crossed = items.queue.len() + 1 == items.high;
+    drop(items);
+    if crossed {
+        shared.space.notify_waiters();
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
         lock(&self.0).closed = true;
+        self.0.space.notify_waiters();
     }
 }
 
@@ -135,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn bounded_fifo_that_closes() {
         let (tx, rx) = bounded(2);
-        tx.try_send(Message::text("a")).unwrap();
+        assert_eq!(tx.try_send(Message::text("a")), Ok(true));
         tx.try_send(Message::text("b")).unwrap();
         assert_eq!(tx.try_send(Message::text("c")), Err(PushError::Full));
         assert_eq!(rx.recv().await, Some(Message::text("a")));
@@ -161,6 +302,30 @@ mod tests {
         let (tx, rx) = bounded(4);
         drop(rx);
         assert_eq!(tx.try_send(Message::text("x")), Err(PushError::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_crowded_queue_wakes_its_waiters_when_it_drains_or_closes() {
+        let (tx, rx) = bounded(8);
+        for _ in 0..3 {
+            assert_eq!(tx.try_send(Message::text("x")), Ok(false));
+        }
+        assert_eq!(tx.try_send(Message::text("x")), Ok(true));
+        assert!(rx.crowded());
+        let space = tx.space();
+        let waiter = tokio::spawn(async move { space.wait().await });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        rx.try_recv().unwrap();
+        waiter.await.unwrap();
+        for _ in 0..2 {
+            tx.try_send(Message::text("x")).unwrap();
+        }
+        let space = tx.space();
+        let waiter = tokio::spawn(async move { space.wait().await });
+        tokio::task::yield_now().await;
+        drop(rx);
+        waiter.await.unwrap();
     }
 
     #[test]

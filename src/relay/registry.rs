@@ -6,13 +6,14 @@
 //! lock briefly and never across an `.await`.
 
 use super::event::{ConnectionInfo, RelayEvent, Role};
-use crate::protocol::codec::{self, FrontEnd, FrontEndAction, Inbound};
+use crate::protocol::codec::{self, DecodeError, FrontEnd, FrontEndAction, Inbound};
 use crate::protocol::{Code, Envelope, MessageType, TARGET_ID_MESSAGE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
+use super::guard::{AppGuard, Verdict};
 use super::queue;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -30,10 +31,12 @@ pub(crate) enum Outbox {
     Local(Box<dyn super::local::LocalEndpoint>),
 }
 
-/// Why a frame could not be delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a frame was delivered.
+#[derive(Debug)]
 enum Delivery {
     Sent,
+    /// Sent, and the recipient's queue is now crowded: the source should pause.
+    Crowded(queue::Space),
     /// Recipient gone.
     Gone,
     /// Recipient's queue is full: it is stuck and gets disconnected.
@@ -54,6 +57,67 @@ struct Entry {
     ping_sent: Option<Instant>,
     /// Why the connection is being dropped, if the relay decided so (for the event).
     drop_reason: Option<&'static str>,
+    /// Its refused frames, for rate-limited reporting.
+    rejects: RejectLog,
+}
+
+/// How many refused frames of one connection are reported one by one per window; the rest
+/// are counted and reported in one summary event (at the next window or when it leaves), so
+/// a client sending garbage in a loop cannot flood the log.
+const REJECTS_REPORTED: u32 = 5;
+/// The window of [`REJECTS_REPORTED`].
+const REJECT_WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+struct RejectLog {
+    window_start: Option<Instant>,
+    reported: u32,
+    /// Refused but not reported in this window, and the last code among them.
+    hidden: u64,
+    last_hidden: Option<Code>,
+}
+
+impl RejectLog {
+    /// Counts one refusal: whether to report it, and a summary of the previous window's
+    /// unreported ones if a new window began.
+    fn note(&mut self, now: Instant) -> (bool, Option<(u64, Code)>) {
+        let new_window = self
+            .window_start
+            .is_none_or(|s| now.duration_since(s) >= REJECT_WINDOW);
+        if new_window {
+            let summary = self.take_summary();
+            self.window_start = Some(now);
+            self.reported = 1;
+            return (true, summary);
+        }
+        if self.reported < REJECTS_REPORTED {
+            self.reported += 1;
+            return (true, None);
+        }
+        self.hidden += 1;
+        (false, None)
+    }
+
+    fn hide(&mut self, code: Code) {
+        self.last_hidden = Some(code);
+    }
+
+    fn take_summary(&mut self) -> Option<(u64, Code)> {
+        let n = std::mem::take(&mut self.hidden);
+        let code = self.last_hidden.take()?;
+        (n > 0).then_some((n, code))
+    }
+}
+
+fn summary_event(id: Uuid, (n, code): (u64, Code)) -> RelayEvent {
+    RelayEvent::Rejected {
+        id,
+        code,
+        reason: format!(
+            "{n} more refused frame(s) not reported one by one (at most {REJECTS_REPORTED} per {} s)",
+            REJECT_WINDOW.as_secs()
+        ),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +127,8 @@ struct State {
     repeats: HashMap<(Uuid, u8), (u64, CancellationToken)>,
     /// Generation of the newest repeat, so a finished one never removes its successor.
     next_repeat: u64,
+    /// The relay-wide policy on frames bound for Apps, if one is set.
+    guard: Option<Arc<dyn AppGuard>>,
 }
 
 /// One `clientMsg` repeat: what to send, to whom, how often.
@@ -146,6 +212,7 @@ impl Registry {
                     rtt: None,
                     ping_sent: None,
                     drop_reason: None,
+                    rejects: RejectLog::default(),
                 },
             );
             // Local terminals learn their id from the handle; sockets from this frame.
@@ -154,7 +221,7 @@ impl Registry {
                 if self.ping_on_join {
                     if let Some(e) = st.peers.get_mut(&id) {
                         if let Outbox::Socket(tx) = &e.outbox {
-                            if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                            if tx.try_send_first(Message::Ping(Default::default())).is_ok() {
                                 e.ping_sent = Some(Instant::now());
                             }
                         }
@@ -168,12 +235,18 @@ impl Registry {
 
     /// Removes a connection; its partner (if any) gets `break` 209 and stays connected.
     pub(crate) fn leave(&self, id: Uuid, reason: &'static str) {
-        let (brk, reason) = {
+        let (brk, reason, summary) = {
             let mut st = self.lock();
-            let Some(entry) = st.peers.remove(&id) else {
+            let Some(mut entry) = st.peers.remove(&id) else {
                 return;
             };
+            let summary = entry.rejects.take_summary();
             cancel_repeats(&mut st, id);
+            if entry.role == Role::App {
+                if let Some(g) = &st.guard {
+                    g.app_left(id);
+                }
+            }
             let reason = entry.drop_reason.unwrap_or(reason);
             let brk = entry.paired.map(|other| {
                 let (terminal, app) = if entry.role == Role::App {
@@ -202,8 +275,11 @@ impl Registry {
                     survivor,
                 }
             });
-            (brk, reason)
+            (brk, reason, summary)
         };
+        if let Some(s) = summary {
+            self.emit(summary_event(id, s));
+        }
         if let Some(b) = brk {
             self.emit(b);
         }
@@ -274,16 +350,21 @@ impl Registry {
             let Outbox::Socket(tx) = &e.outbox else {
                 continue;
             };
+            // Silence counts from the ping or the last frame read, whichever is later, and
+            // not while the relay itself is not reading the socket: a peer whose pong waits
+            // behind its own frames (paced by a slow partner) is not gone.
             match e.ping_sent {
-                Some(sent) if now.duration_since(sent) >= timeout => {
+                Some(sent)
+                    if !tx.is_paused()
+                        && now.duration_since(sent.max(tx.heard_at())) >= timeout =>
+                {
                     e.drop_reason = Some("ping timeout");
                     e.cancel.cancel();
                 }
                 Some(_) => {}
                 None => {
-                    // A full queue means the writer is already behind; it will be dropped
-                    // by the routing path, the ping is simply skipped.
-                    if tx.try_send(Message::Ping(Default::default())).is_ok() {
+                    // Ahead of queued frames: the pong then measures the peer, not us.
+                    if tx.try_send_first(Message::Ping(Default::default())).is_ok() {
                         e.ping_sent = Some(now);
                     }
                 }
@@ -305,7 +386,10 @@ impl Registry {
                 peer.map(|p| p.to_string()).unwrap_or_default(),
                 Code::Success.as_message(),
             );
-            if deliver(&mut st, id, env) == Delivery::Sent {
+            if matches!(
+                deliver(&mut st, id, env),
+                Delivery::Sent | Delivery::Crowded(_)
+            ) {
                 sent += 1;
             }
         }
@@ -328,36 +412,131 @@ impl Registry {
         }
     }
 
-    /// Answers `id` with `code` and records the rejection.
+    /// Answers `id` with `code` and records the rejection (rate-limited per connection).
     pub(crate) fn reject(&self, id: Uuid, code: Code, reason: String) {
-        {
+        let (report, summary) = {
             let mut st = self.lock();
             let (c, t) = Self::own_ids(&st, id);
             let env = Envelope::new(code.reply_type(), c, t, code.as_message());
             let _ = deliver(&mut st, id, env);
+            match st.peers.get_mut(&id) {
+                Some(e) => {
+                    let (report, summary) = e.rejects.note(Instant::now());
+                    if !report {
+                        e.rejects.hide(code);
+                    }
+                    (report, summary)
+                }
+                None => (true, None),
+            }
+        };
+        if let Some(s) = summary {
+            self.emit(summary_event(id, s));
         }
-        self.emit(RelayEvent::Rejected { id, code, reason });
+        if report {
+            self.emit(RelayEvent::Rejected { id, code, reason });
+        }
     }
 
-    /// Handles one decoded frame from connection `sender`, answering errors to it.
-    pub(crate) fn handle(&self, sender: Uuid, inbound: Inbound) {
+    /// Decodes and handles one text frame from `sender`; `Some` when a queue it filled is
+    /// crowded (the sender's reading should wait for room on it).
+    pub(crate) fn handle_text(&self, sender: Uuid, text: &str) -> Option<queue::Space> {
+        match codec::decode(text) {
+            Ok(inbound) => self.handle(sender, inbound),
+            Err(e) => {
+                self.refuse_undecodable(sender, &e, text);
+                None
+            }
+        }
+    }
+
+    /// A frame that did not decode. 403 only for what is not a JSON object; an object is
+    /// answered by the ids it names: 404 if the sender owns neither, 402 if it is not paired
+    /// with the other, else `error` `406-<field> is invalid` (the vendor relay's style for a
+    /// bad front-end field); nothing is delivered to anyone else.
+    fn refuse_undecodable(&self, sender: Uuid, e: &DecodeError, text: &str) {
+        if let Some(code) = e.code() {
+            return self.reject(sender, code, e.to_string());
+        }
+        let (c, t) = codec::object_ids(text);
+        self.refuse_object(sender, c.as_deref(), t.as_deref(), e.field(), e.to_string());
+    }
+
+    /// A JSON object that is no valid frame, naming `client_id` and `target_id`: 404 if the
+    /// sender owns neither, 402 if it is not paired with the other, else `error`
+    /// `406-<field> is invalid`.
+    fn refuse_object(
+        &self,
+        sender: Uuid,
+        client_id: Option<&str>,
+        target_id: Option<&str>,
+        field: &str,
+        reason: String,
+    ) {
+        let parse = |x: Option<&str>| x.and_then(|s| Uuid::parse_str(s).ok());
+        let (c, t) = (parse(client_id), parse(target_id));
+        let code = {
+            let mut st = self.lock();
+            let other = if c == Some(sender) {
+                t
+            } else if t == Some(sender) {
+                c
+            } else {
+                None
+            };
+            let paired = st.peers.get(&sender).and_then(|e| e.paired);
+            if c != Some(sender) && t != Some(sender) {
+                Some(Code::NotFound)
+            } else if other.is_none() || other != paired {
+                Some(Code::NotPaired)
+            } else {
+                let (c, t) = Self::own_ids(&st, sender);
+                let msg = format!("406-{field} is invalid");
+                let _ = deliver(
+                    &mut st,
+                    sender,
+                    Envelope::new(MessageType::Error, c, t, msg),
+                );
+                None
+            }
+        };
+        if let Some(code) = code {
+            self.reject(sender, code, reason);
+        }
+    }
+
+    /// Handles one decoded frame from connection `sender`, answering errors to it; `Some`
+    /// when the recipient's queue is crowded.
+    pub(crate) fn handle(&self, sender: Uuid, inbound: Inbound) -> Option<queue::Space> {
         let result = match inbound {
             Inbound::Envelope(env) => match env.kind {
                 MessageType::Bind => {
                     self.bind(sender, &env.client_id, &env.target_id);
-                    Ok(())
+                    Ok(None)
                 }
-                MessageType::Msg => self.relay_msg(sender, env).map_err(|c| (c, "msg")),
+                MessageType::Msg => self.relay(sender, env).map_err(|c| (c, "msg")),
                 // A peer's own heartbeat is harmless keep-alive.
-                MessageType::Heartbeat => Ok(()),
+                MessageType::Heartbeat => Ok(None),
+                // Only the relay sends these: a well-formed object of the wrong type.
                 MessageType::Break | MessageType::Error => {
-                    Err((Code::NotJson, "only the relay sends break and error"))
+                    self.refuse_object(
+                        sender,
+                        Some(&env.client_id),
+                        Some(&env.target_id),
+                        "type",
+                        "only the relay sends break and error".to_owned(),
+                    );
+                    Ok(None)
                 }
             },
             Inbound::FrontEnd(fe) => self.front_end(sender, fe),
         };
-        if let Err((code, what)) = result {
-            self.reject(sender, code, what.to_owned());
+        match result {
+            Ok(space) => space,
+            Err((code, what)) => {
+                self.reject(sender, code, what.to_owned());
+                None
+            }
         }
     }
 
@@ -381,16 +560,24 @@ impl Registry {
                     let env = Envelope::new(code.reply_type(), c, t, code.as_message());
                     let _ = deliver(&mut st, sender, env);
                 }
-                // 400/401 go to the requester only, naming the pair it asked for.
+                // 400/401 go to the requester only, naming the pair it asked for (unless
+                // that would make a frame the App drops for its length: then its own ids).
                 _ => {
+                    let reply = if codec::encode(&reply).is_ok() {
+                        reply
+                    } else {
+                        let (c, t) = Self::own_ids(&st, sender);
+                        Envelope::new(code.reply_type(), c, t, code.as_message())
+                    };
                     let _ = deliver(&mut st, sender, reply);
                 }
             }
             code
         };
+        // Peer-supplied text: escaped and cut short before it can reach a log line.
         self.emit(RelayEvent::BindAttempt {
-            client_id: client_id.to_owned(),
-            target_id: target_id.to_owned(),
+            client_id: super::logline::escape(client_id, super::logline::MAX_ID_CHARS),
+            target_id: super::logline::escape(target_id, super::logline::MAX_ID_CHARS),
             code,
         });
     }
@@ -457,23 +644,64 @@ impl Registry {
     }
 
     /// `msg` from `sender`: goes to the other member of its pair, never back to the sender.
-    pub(crate) fn relay_msg(&self, sender: Uuid, mut env: Envelope) -> Result<(), Code> {
+    pub(crate) fn relay_msg(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
+        self.relay(sender, env).map(drop)
+    }
+
+    /// [`Registry::relay_msg`], telling whether the recipient's queue is now crowded.
+    fn relay(&self, sender: Uuid, mut env: Envelope) -> Result<Option<queue::Space>, Code> {
         env.kind = MessageType::Msg;
         // Serialize before taking the lock: it is the costliest step, and the lock is shared
         // by every connection. The pair check still decides first (402 before 405).
-        let encoded = codec::encode(&env);
+        let mut encoded = codec::encode(&env);
         let mut st = self.lock();
         let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
+        let mut corrections = vec![];
+        if let Some(guard) = st.guard.clone() {
+            if st.peers.get(&to).is_some_and(|e| e.role == Role::App) {
+                match guard.terminal_sent(to, sender, &env.message) {
+                    Verdict::Pass => {}
+                    Verdict::Replace(m) => {
+                        env.message = m;
+                        encoded = codec::encode(&env);
+                    }
+                    Verdict::Refuse => return Err(Code::Refused),
+                }
+            } else if st.peers.get(&sender).is_some_and(|e| e.role == Role::App) {
+                corrections = guard.app_sent(sender, to, &env.message);
+            }
+        }
         let text = encoded.map_err(|_| Code::TooLong)?;
-        let event_msg = self
-            .has_subscribers()
-            .then(|| Arc::<str>::from(env.message.as_str()));
+        // The policy's answers to the App's report (a level brought back under a cap) go
+        // ahead of anything queued for it.
+        if !corrections.is_empty() {
+            let frames = corrections
+                .into_iter()
+                .map(|m| Envelope::new(MessageType::Msg, to.to_string(), sender.to_string(), m))
+                .collect();
+            urgent(&mut st, sender, frames, false);
+        }
+        // Peer text, bound for log lines: escaped and cut short (see `RelayEvent::Relayed`).
+        let event_msg = self.has_subscribers().then(|| {
+            Arc::<str>::from(super::logline::escape(
+                &env.message,
+                super::logline::MAX_TEXT_CHARS,
+            ))
+        });
+        // A clear empties the App's queue: a `clientMsg` repeat on that channel would fill
+        // it again, so it ends here too.
+        match env.message.as_str() {
+            "clear-1" => cancel_repeat(&mut st, sender, 1),
+            "clear-2" => cancel_repeat(&mut st, sender, 2),
+            _ => {}
+        }
         // Queued under the lock, so a `break` can never overtake a message of the pair.
-        match deliver_encoded(&mut st, to, env, text) {
-            Delivery::Sent => {}
+        let space = match deliver_encoded(&mut st, to, env, text) {
+            Delivery::Sent => None,
+            Delivery::Crowded(space) => Some(space),
             // Pairs are removed with their members, so this is a race with leave().
             Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound),
-        }
+        };
         drop(st);
         if let Some(message) = event_msg {
             self.emit(RelayEvent::Relayed {
@@ -482,10 +710,14 @@ impl Registry {
                 message,
             });
         }
-        Ok(())
+        Ok(space)
     }
 
-    fn front_end(&self, sender: Uuid, fe: FrontEnd) -> Result<(), (Code, &'static str)> {
+    fn front_end(
+        &self,
+        sender: Uuid,
+        fe: FrontEnd,
+    ) -> Result<Option<queue::Space>, (Code, &'static str)> {
         let FrontEnd {
             client_id,
             target_id,
@@ -493,7 +725,7 @@ impl Registry {
         } = fe;
         match action {
             FrontEndAction::Strength(cmd) | FrontEndAction::Raw(cmd) => self
-                .relay_msg(
+                .relay(
                     sender,
                     Envelope::new(MessageType::Msg, client_id, target_id, cmd),
                 )
@@ -509,15 +741,18 @@ impl Registry {
                     "406-channel is empty",
                 );
                 let _ = deliver(&mut st, sender, env);
-                Ok(())
+                Ok(None)
             }
             FrontEndAction::Repeat {
                 channel,
                 command,
                 seconds,
             } => {
-                let (token, generation, replaced) = {
-                    let mut st = self.lock();
+                // A repeat still running on this channel is replaced: the App's queue is
+                // emptied first. One that has sent everything is over and clears nothing,
+                // so two one-shot (time 1) waveforms in a row both play.
+                let replaced = {
+                    let st = self.lock();
                     Self::check_pair(&st, sender, &client_id, &target_id)
                         .map_err(|c| (c, "clientMsg"))?;
                     // Checked once here: every repeat sends the same frame.
@@ -526,35 +761,57 @@ impl Registry {
                     if codec::encode(&probe).is_err() {
                         return Err((Code::TooLong, "clientMsg"));
                     }
-                    st.next_repeat += 1;
-                    let generation = st.next_repeat;
-                    let token = self.shutdown.child_token();
-                    let previous = st
-                        .repeats
-                        .insert((sender, channel), (generation, token.clone()));
-                    let replaced = previous.map(|(_, t)| t.cancel()).is_some();
-                    (token, generation, replaced)
+                    st.repeats.contains_key(&(sender, channel))
                 };
-                let job = Repeat {
-                    sender,
-                    client_id,
-                    target_id,
-                    channel,
-                    command,
-                    seconds,
+                let env = |m: &str| Envelope::new(MessageType::Msg, &*client_id, &*target_id, m);
+                // The clear (a running repeat replaced) or the first pulse goes out now, in
+                // order with the sender's other frames; the rest from a task.
+                let (first, remaining, head_start) = if replaced {
+                    (format!("clear-{channel}"), seconds, Some(CLEAR_HEAD_START))
+                } else {
+                    (command.clone(), seconds - 1, None)
                 };
-                self.spawn_repeat(job, token, generation, replaced);
-                Ok(())
+                // A clear also cancels the running repeat (see `relay`).
+                let space = self
+                    .relay(sender, env(&first))
+                    .map_err(|c| (c, "clientMsg"))?;
+                if remaining > 0 {
+                    let (token, generation) = {
+                        let mut st = self.lock();
+                        st.next_repeat += 1;
+                        let generation = st.next_repeat;
+                        let token = self.shutdown.child_token();
+                        if let Some((_, old)) = st
+                            .repeats
+                            .insert((sender, channel), (generation, token.clone()))
+                        {
+                            old.cancel();
+                        }
+                        (token, generation)
+                    };
+                    let job = Repeat {
+                        sender,
+                        client_id,
+                        target_id,
+                        channel,
+                        command,
+                        seconds: remaining,
+                    };
+                    self.spawn_repeat(job, token, generation, head_start);
+                }
+                Ok(space)
             }
         }
     }
 
+    /// Sends `job.command` `job.seconds` times: after `head_start` (a clear's head start)
+    /// and then once a second, or once a second from a second from now.
     fn spawn_repeat(
         &self,
         job: Repeat,
         token: CancellationToken,
         generation: u64,
-        clear_first: bool,
+        head_start: Option<Duration>,
     ) {
         let reg = self.clone();
         self.tracker.spawn(async move {
@@ -566,20 +823,11 @@ impl Registry {
                 command,
                 seconds,
             } = job;
-            if clear_first {
-                // The page's new waveform replaces the old one: empty the App's queue first,
-                // and give the clear a head start so it cannot overtake the new pulses.
-                let clear = format!("clear-{channel}");
-                let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, clear);
-                if reg.relay_msg(sender, env).is_err() {
-                    return;
-                }
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(150)) => {}
-                }
-            }
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // The clear went out just before: give it a head start so it cannot overtake
+            // the new pulses on a slow link.
+            let first = head_start.unwrap_or(Duration::from_secs(1));
+            let start = tokio::time::Instant::now() + first;
+            let mut tick = tokio::time::interval_at(start, Duration::from_secs(1));
             for _ in 0..seconds {
                 tokio::select! {
                     _ = token.cancelled() => return,
@@ -598,6 +846,37 @@ impl Registry {
         });
     }
 
+    /// Sets (or removes) the relay-wide policy on frames bound for Apps.
+    pub(crate) fn set_guard(&self, guard: Option<Arc<dyn AppGuard>>) {
+        self.lock().guard = guard;
+    }
+
+    /// Sends `messages` to every paired App (or those in `only`), as if from its terminal,
+    /// ahead of everything queued for it, which is dropped (a stop must not be followed by
+    /// pulses queued before it). The terminals' `clientMsg` repeats end too. Returns the
+    /// Apps reached.
+    pub(crate) fn to_apps_first(&self, only: Option<&[Uuid]>, messages: &[&str]) -> Vec<Uuid> {
+        let mut st = self.lock();
+        let pairs: Vec<(Uuid, Uuid)> = st
+            .peers
+            .iter()
+            .filter(|(id, e)| e.role == Role::App && only.is_none_or(|o| o.contains(id)))
+            .filter_map(|(app, e)| e.paired.map(|t| (*app, t)))
+            .collect();
+        let mut reached = vec![];
+        for (app, terminal) in pairs {
+            cancel_repeats(&mut st, terminal);
+            let frames = messages
+                .iter()
+                .map(|m| Envelope::new(MessageType::Msg, terminal.to_string(), app.to_string(), *m))
+                .collect();
+            if urgent(&mut st, app, frames, true) {
+                reached.push(app);
+            }
+        }
+        reached
+    }
+
     /// Registers nothing; lets a local terminal send a frame as if it came from a socket,
     /// but returns the code instead of answering with a frame.
     pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
@@ -608,11 +887,18 @@ impl Registry {
     }
 }
 
+/// Head start of a replacing repeat's clear over its first pulse.
+const CLEAR_HEAD_START: Duration = Duration::from_millis(150);
+
 fn cancel_repeats(st: &mut State, id: Uuid) {
     for ch in [1u8, 2] {
-        if let Some((_, t)) = st.repeats.remove(&(id, ch)) {
-            t.cancel();
-        }
+        cancel_repeat(st, id, ch);
+    }
+}
+
+fn cancel_repeat(st: &mut State, id: Uuid, channel: u8) {
+    if let Some((_, t)) = st.repeats.remove(&(id, channel)) {
+        t.cancel();
     }
 }
 
@@ -621,6 +907,25 @@ fn deliver_encoded(st: &mut State, to: Uuid, env: Envelope, text: String) -> Del
     match st.peers.get_mut(&to) {
         Some(e) => push(e, env, Some(text)),
         None => Delivery::Gone,
+    }
+}
+
+/// Puts `frames` at the head of a socket's queue, in order, never refused for a full queue;
+/// with `purge`, everything that was waiting is dropped first. `false` if there is no such
+/// socket or its writer has stopped.
+fn urgent(st: &mut State, to: Uuid, frames: Vec<Envelope>, purge: bool) -> bool {
+    let Some(e) = st.peers.get_mut(&to) else {
+        return false;
+    };
+    match &e.outbox {
+        Outbox::Socket(tx) => {
+            let texts = frames
+                .iter()
+                .map(|f| Message::text(codec::encode_unchecked(f)))
+                .collect();
+            tx.push_urgent(texts, purge).is_ok()
+        }
+        Outbox::Local(endpoint) => frames.into_iter().all(|f| endpoint.deliver(f)),
     }
 }
 
@@ -638,19 +943,23 @@ fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
     let res = match &e.outbox {
         Outbox::Socket(tx) => {
             let text = text.unwrap_or_else(|| codec::encode_unchecked(&env));
-            tx.try_send(Message::text(text))
-                .map_err(|e| e == queue::PushError::Full)
+            match tx.try_send(Message::text(text)) {
+                Ok(false) => Ok(None),
+                Ok(true) => Ok(Some(tx.space())),
+                Err(e) => Err(e == queue::PushError::Full),
+            }
         }
         Outbox::Local(endpoint) => {
             if endpoint.deliver(env) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(false)
             }
         }
     };
     match res {
-        Ok(()) => Delivery::Sent,
+        Ok(None) => Delivery::Sent,
+        Ok(Some(space)) => Delivery::Crowded(space),
         Err(true) => {
             stuck(e);
             Delivery::Stuck
@@ -660,14 +969,11 @@ fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
 }
 
 /// A connection whose queue is full has fallen too far behind: drop it rather than let it
-/// stall its partner or grow memory without bound.
+/// stall its partner or grow memory without bound. (Its sources pause at the high-water
+/// mark, so only frames from timers and local terminals can get here.) Nothing is logged
+/// here, under the lock: the `Disconnected` event says "too slow".
 fn stuck(e: &mut Entry) {
     if e.drop_reason.is_none() {
-        log::warn!(
-            "dropping {:?} connection {:?}: outbound queue full (peer too slow)",
-            e.role,
-            e.remote
-        );
         e.drop_reason = Some("too slow");
     }
     e.cancel.cancel();

@@ -97,10 +97,11 @@ async fn connect(w: &World) -> Remote {
     let (outgoing, from_relay) = mpsc::unbounded_channel();
     let sock = MemSocket { incoming, outgoing };
     w.tracker.spawn(peer::serve(
-        sock,
+        futures_util::StreamExt::split(sock),
         w.registry.clone(),
         None,
         64,
+        Duration::from_secs(15),
         w.shutdown.child_token(),
     ));
     let mut r = Remote {

@@ -420,7 +420,7 @@ impl Gate {
 
     /// Emergency stop / watchdog: 0 on both channels and both queues cleared, always
     /// sent (whatever the gate believes the level is). `Ok(false)` when no App is paired.
-    pub(crate) fn halt(&self) -> Result<bool, TerminalError> {
+    pub(crate) fn halt(&self, already_sent: &[Uuid]) -> Result<bool, TerminalError> {
         let now = Instant::now();
         let mut st = self.lock();
         self.sync_app(&mut st, now);
@@ -428,8 +428,14 @@ impl Gate {
             c.halt(now);
         }
         self.unfollow(&mut st, FollowChange::Stopped);
-        if st.app.is_none() {
+        let Some(app) = st.app else {
             return Ok(false);
+        };
+        if already_sent.contains(&app) {
+            // The relay-wide stop reached this App ahead of its queue, and the relay's
+            // policy follows its confirmation.
+            st.stop_retry = None;
+            return Ok(true);
         }
         // Confirmed at once if the App last said 0/0: a 0 that changes nothing makes the
         // App send no report. Otherwise the driver re-sends until it reports 0/0.
@@ -587,6 +593,11 @@ impl Gate {
 
     pub(crate) fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// The App paired right now, as the gate last synced it.
+    pub(crate) fn app(&self) -> Option<Uuid> {
+        self.lock().app
     }
 
     pub(crate) fn state(&self) -> GuardState {

@@ -4,8 +4,10 @@
 
 use super::event::{Block, SafetyEvent, StopReport};
 use super::guarded::Gate;
+use super::policy::{RelayPolicy, ZERO_AND_CLEAR};
 use super::stop;
 use crate::protocol::command::Channel;
+use crate::relay::RelayHandle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -39,6 +41,14 @@ pub(crate) struct HubInner {
     pub(super) lease_changed: Arc<Notify>,
     /// Ends the watchdog task when the hub goes.
     pub(super) shutdown: CancellationToken,
+    /// Relays whose every App this hub's caps and stop bind, with their policies.
+    pub(super) relays: Mutex<Vec<(RelayHandle, Arc<RelayPolicy>)>>,
+}
+
+impl std::fmt::Debug for HubInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubInner").finish_non_exhaustive()
+    }
 }
 
 impl Drop for HubInner {
@@ -90,6 +100,21 @@ impl HubInner {
         list.iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// Whether `terminal` is one of this hub's guarded terminals (which ramp by themselves).
+    pub(crate) fn is_gated(&self, terminal: uuid::Uuid) -> bool {
+        let list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .filter_map(Weak::upgrade)
+            .any(|g| g.id() == terminal)
+    }
+
+    pub(super) fn relays(&self) -> Vec<(RelayHandle, Arc<RelayPolicy>)> {
+        self.relays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub(crate) fn add_gate(&self, gate: &Arc<Gate>) {
         let mut list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|g| g.strong_count() > 0);
@@ -113,10 +138,21 @@ impl HubInner {
             unconfirmed: vec![],
             elapsed: std::time::Duration::ZERO,
         };
+        // Every App on every guarded relay first, ahead of whatever is queued for it (which
+        // is dropped); then each gate, which skips the frames for an App already reached.
+        let mut reached = vec![];
+        for (relay, policy) in self.relays() {
+            let apps = relay.to_every_app_first(&ZERO_AND_CLEAR);
+            policy.stopped(&apps, |_| uuid::Uuid::nil());
+            reached.extend(apps);
+        }
+        report.apps = reached.len();
         for g in &gates {
-            match g.halt() {
+            match g.halt(&reached) {
                 Ok(true) => {
-                    report.apps += 1;
+                    if !g.app().is_some_and(|a| reached.contains(&a)) {
+                        report.apps += 1;
+                    }
                     report.unconfirmed.extend(g.unconfirmed());
                 }
                 Ok(false) => {}
@@ -133,6 +169,13 @@ impl HubInner {
             h.stop();
         }
         report.stopped_hooks = hooks.len();
+        for (_, policy) in self.relays() {
+            report
+                .unconfirmed
+                .extend(policy.unconfirmed().into_iter().map(|(_, app)| app));
+        }
+        report.unconfirmed.sort();
+        report.unconfirmed.dedup();
         report.elapsed = start.elapsed();
         report
     }

@@ -47,6 +47,7 @@ pub mod event;
 mod gate;
 mod guarded;
 mod hub;
+mod policy;
 pub mod stop;
 #[cfg(test)]
 mod tests;
@@ -114,6 +115,7 @@ impl SafetyHub {
             deadline: Mutex::new(Instant::now() + config.watchdog.unwrap_or_default()),
             lease_changed: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
+            relays: Mutex::new(vec![]),
         });
         if config.watchdog.is_some() {
             watchdog::spawn(
@@ -159,11 +161,35 @@ impl SafetyHub {
 
     /// `(terminal, App)` of every App that was sent a stop and has not yet reported 0/0.
     pub fn unconfirmed_stops(&self) -> Vec<(uuid::Uuid, uuid::Uuid)> {
-        self.inner
+        let mut v: Vec<_> = self
+            .inner
             .gates()
             .iter()
             .filter_map(|g| g.unconfirmed().map(|app| (g.id(), app)))
-            .collect()
+            .collect();
+        for (_, policy) in self.inner.relays() {
+            v.extend(policy.unconfirmed());
+        }
+        v.sort();
+        v.dedup_by_key(|(_, app)| *app);
+        v
+    }
+
+    /// Makes this hub's caps and stop bind every App on `relay`, whoever drives it: frames
+    /// bound for any App pass the hub's policy (caps clamp, raises above the cap or while
+    /// stopped are refused with `423`, other terminals rise at most at the hub's rate), an
+    /// App reporting above what is allowed is sent back down, and the emergency stop
+    /// reaches every App on the relay first, ahead of anything queued for it.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (it spawns the policy's task).
+    pub fn guard_relay(&self, relay: &crate::relay::RelayHandle) {
+        let policy = policy::install(&self.inner, relay);
+        self.inner
+            .relays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((relay.clone(), policy));
     }
 
     /// Releases the emergency stop latch. Targets stay 0: nothing is restored.

@@ -3,14 +3,14 @@
 //! (stderr, exit code 2), `--help` and `--version` print on stdout and exit 0.
 //!
 //! Our own parsers below give the ranges in plain words; [`parse`] then turns the flags
-//! into [`ServeArgs`], refusing the safety flags without `--local-terminal`.
+//! into [`ServeArgs`]; any safety flag turns the relay-wide policy on.
 
 use crate::wave::WaveArgs;
-use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use dglab_core::pairing::{validate_public_url, PublicUrlError};
 use dglab_core::protocol::command::MAX_STRENGTH;
+use dglab_core::relay::RelayConfig;
 use dglab_core::SafetyConfig;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,10 +56,11 @@ enum CliCommand {
 struct ServeFlags {
     /// Address to listen on: an IP address (0.0.0.0: every
     /// interface, :: for IPv6) or localhost for
-    /// 127.0.0.1
+    /// 127.0.0.1. Give it again to listen on several, e.g.
+    /// --host 0.0.0.0 --host :: for IPv4 and IPv6
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = parse_host,
-          verbatim_doc_comment)]
-    host: IpAddr,
+          action = clap::ArgAction::Append, verbatim_doc_comment)]
+    host: Vec<IpAddr>,
     /// TCP port, 0 picks a free one
     #[arg(
         long,
@@ -80,8 +81,10 @@ struct ServeFlags {
     /// cleared before the relay closes
     #[arg(long, verbatim_doc_comment)]
     local_terminal: bool,
-    /// With --local-terminal: highest strength it ever
-    /// sends on channel A, 0..=200
+    /// Highest strength any App on this relay may get on
+    /// channel A, 0..=200. Given (or any of --cap-b,
+    /// --max-rise-per-sec), it binds every terminal's
+    /// commands, not only the local terminal's
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_CAP,
           value_parser = parse_strength, verbatim_doc_comment)]
     cap_a: u8,
@@ -89,8 +92,8 @@ struct ServeFlags {
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_CAP,
           value_parser = parse_strength)]
     cap_b: u8,
-    /// With --local-terminal: fastest rise, strength units
-    /// per second, 1..=200
+    /// Fastest rise, strength units per second, 1..=200
+    /// (other terminals: +1 per 1/N s at most)
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
           value_parser = parse_rise, verbatim_doc_comment)]
     max_rise_per_sec: u16,
@@ -99,9 +102,22 @@ struct ServeFlags {
     /// machine's LAN address
     #[arg(long, value_name = "URL", value_parser = parse_public_url, verbatim_doc_comment)]
     public_url: Option<String>,
+    /// Most connections at once (sockets, handshakes included)
+    #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_connections,
+          value_parser = parse_count)]
+    max_connections: usize,
+    /// Most connections from one public address
+    #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_per_address,
+          value_parser = parse_count)]
+    max_per_address: usize,
+    /// Most connections from one LAN address (private IPv4,
+    /// link-local, IPv6 unique-local)
+    #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_per_lan_address,
+          value_parser = parse_count, verbatim_doc_comment)]
+    max_per_lan_address: usize,
 }
 
-/// The flags that only limit the local terminal, by argument id and flag.
+/// The flags that turn the relay-wide safety policy on, by argument id and flag.
 const SAFETY_FLAGS: [(&str, &str); 3] = [
     ("cap_a", "--cap-a"),
     ("cap_b", "--cap-b"),
@@ -120,8 +136,8 @@ pub enum Command {
 /// `serve`'s settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeArgs {
-    /// Where to listen.
-    pub host: IpAddr,
+    /// Where to listen: one listener per address, same port.
+    pub hosts: Vec<IpAddr>,
     /// TCP port; 0 lets the OS choose (the startup line says which).
     pub port: u16,
     /// Heartbeat interval; `None` when `--heartbeat 0`.
@@ -130,9 +146,18 @@ pub struct ServeArgs {
     pub local_terminal: bool,
     /// Validated base for the pairing URL, instead of the best LAN address.
     pub public_url: Option<String>,
-    /// The local terminal's safety gate: caps and rise rate from the flags, no watchdog
-    /// (nobody renews a lease in a headless relay).
+    /// The safety gate's caps and rise rate from the flags, no watchdog (nobody renews a
+    /// lease in a headless relay): the local terminal's, and every App's with
+    /// `relay_policy`.
     pub safety: SafetyConfig,
+    /// A safety flag was given: the caps, rise rate and stop bind every App on the relay.
+    pub relay_policy: bool,
+    /// Connection limits, on top of [`RelayConfig::server`].
+    pub max_connections: usize,
+    /// Most connections from one public address.
+    pub max_per_address: usize,
+    /// Most connections from one LAN address.
+    pub max_per_lan_address: usize,
 }
 
 /// Parses the whole command line, program name first.
@@ -162,27 +187,20 @@ where
                         .map(|(_, flag)| *flag)
                 })
                 .unwrap_or_default();
-            if let Some(flag) = given.filter(|_| !flags.local_terminal) {
-                // The relay only forwards other terminals' commands; a cap here would
-                // limit nothing, and a user must not believe otherwise.
-                let serve = cmd
-                    .find_subcommand_mut("serve")
-                    .expect("serve is a subcommand");
-                return Err(serve.error(
-                    ErrorKind::MissingRequiredArgument,
-                    format!(
-                        "{flag} limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)"
-                    ),
-                ));
-            }
             let safety = safety_from_flags(&flags);
+            let mut hosts = flags.host.clone();
+            hosts.dedup();
             Ok(Command::Serve(ServeArgs {
-                host: flags.host,
+                hosts,
                 port: flags.port,
                 heartbeat: (flags.heartbeat > 0).then(|| Duration::from_secs(flags.heartbeat)),
                 local_terminal: flags.local_terminal,
                 public_url: flags.public_url,
                 safety,
+                relay_policy: given.is_some(),
+                max_connections: flags.max_connections,
+                max_per_address: flags.max_per_address,
+                max_per_lan_address: flags.max_per_lan_address,
             }))
         }
     }
@@ -226,6 +244,14 @@ fn parse_heartbeat(v: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("expected whole seconds 0..={MAX_HEARTBEAT_SECS} (0 turns it off)"))
 }
 
+/// A connection count, at least 1.
+fn parse_count(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| "expected a whole number of connections, at least 1".to_owned())
+}
+
 /// An IP address, or `localhost` for 127.0.0.1. Host names are not resolved: a relay
 /// listens on an address this machine owns, and a name could resolve to anything.
 fn parse_host(v: &str) -> Result<IpAddr, String> {
@@ -245,6 +271,7 @@ fn parse_public_url(v: &str) -> Result<String, PublicUrlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     fn p(args: &[&str]) -> Result<Command, clap::Error> {
         parse(std::iter::once("dglab-relay").chain(args.iter().copied()))
@@ -279,7 +306,7 @@ mod tests {
         assert_eq!(
             serve(&["serve"]),
             ServeArgs {
-                host: Ipv4Addr::UNSPECIFIED.into(),
+                hosts: vec![Ipv4Addr::UNSPECIFIED.into()],
                 port: 9999,
                 heartbeat: Some(Duration::from_secs(60)),
                 local_terminal: false,
@@ -290,6 +317,10 @@ mod tests {
                     max_rise_per_sec: SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
                     watchdog: None,
                 },
+                relay_policy: false,
+                max_connections: 24_000,
+                max_per_address: RelayConfig::server().max_per_address,
+                max_per_lan_address: RelayConfig::server().max_per_lan_address,
             }
         );
     }
@@ -310,11 +341,15 @@ mod tests {
             "--cap-b=200",
             "--max-rise-per-sec",
             "20",
+            "--max-connections=12000",
+            "--max-per-address",
+            "8",
+            "--max-per-lan-address=64",
         ]);
         assert_eq!(
             s,
             ServeArgs {
-                host: Ipv4Addr::LOCALHOST.into(),
+                hosts: vec![Ipv4Addr::LOCALHOST.into()],
                 port: 0,
                 heartbeat: None,
                 local_terminal: true,
@@ -325,16 +360,26 @@ mod tests {
                     max_rise_per_sec: 20,
                     watchdog: None,
                 },
+                relay_policy: true,
+                max_connections: 12_000,
+                max_per_address: 8,
+                max_per_lan_address: 64,
             }
         );
         assert_eq!(
-            serve(&["serve", "--host", "[::1]"]).host,
-            "::1".parse::<IpAddr>().unwrap()
+            serve(&["serve", "--host", "[::1]"]).hosts,
+            ["::1".parse::<IpAddr>().unwrap()]
         );
         assert_eq!(
-            serve(&["serve", "--host", "localhost"]).host,
-            Ipv4Addr::LOCALHOST
+            serve(&["serve", "--host", "localhost"]).hosts,
+            [IpAddr::from(Ipv4Addr::LOCALHOST)]
         );
+        // Several listeners: IPv4 and IPv6 at once.
+        assert_eq!(
+            serve(&["serve", "--host", "0.0.0.0", "--host", "::"]).hosts,
+            ["0.0.0.0".parse::<IpAddr>().unwrap(), "::".parse().unwrap()]
+        );
+        assert!(message(&["serve", "--max-connections", "0"]).contains("at least 1"));
         assert_eq!(
             serve(&["serve", "--heartbeat", "5"]).heartbeat,
             Some(Duration::from_secs(5))
@@ -411,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn safety_flags_default_validate_and_need_the_local_terminal() {
+    fn safety_flags_default_validate_and_turn_the_relay_wide_policy_on() {
         let s = serve(&["serve", "--local-terminal"]).safety;
         assert_eq!(
             (s.cap_a, s.cap_b, s.max_rise_per_sec, s.watchdog),
@@ -444,15 +489,12 @@ mod tests {
                 .cap_a,
             0
         );
-        let text = message(&["serve", "--cap-a", "5"]);
-        assert!(
-            text.starts_with("error: --cap-a limits the local terminal only; add --local-terminal (the relay does not change what other terminals send)\n"),
-            "{text}"
-        );
-        assert!(text.contains("Usage: dglab-relay serve"), "{text}");
-        // The first safety flag given is the one named.
-        assert!(message(&["serve", "--max-rise-per-sec=5", "--cap-b", "1"])
-            .starts_with("error: --max-rise-per-sec limits"));
+        // Any safety flag turns the relay-wide policy on, with or without a local terminal;
+        // without one, the relay relays as before.
+        assert!(serve(&["serve", "--cap-a", "5"]).relay_policy);
+        assert!(serve(&["serve", "--max-rise-per-sec=5"]).relay_policy);
+        assert!(!serve(&["serve", "--local-terminal"]).relay_policy);
+        assert!(!serve(&["serve"]).relay_policy);
         // The flag order does not matter.
         assert_eq!(
             serve(&["serve", "--cap-b", "7", "--local-terminal"])

@@ -12,7 +12,7 @@
 use crate::args::ServeArgs;
 use crate::{pairing, report};
 use dglab_core::relay::{self, RelayConfig, RelayHandle};
-use dglab_core::safety::{GuardedEvents, GuardedTerminal, SafetyConfig, SafetyEvent, SafetyHub};
+use dglab_core::safety::{GuardedEvents, GuardedTerminal, SafetyEvent, SafetyHub};
 use dglab_core::{Terminal, TerminalEvent};
 use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
@@ -42,11 +42,10 @@ pub fn run(args: ServeArgs) -> i32 {
 }
 
 async fn serve(args: ServeArgs) -> i32 {
-    let wanted = SocketAddr::new(args.host, args.port);
-    let listener = match TcpListener::bind(wanted).await {
+    let listeners = match bind_all(&args.hosts, args.port) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}", bind_error(&e, wanted));
+        Err(line) => {
+            eprintln!("error: {line}");
             return 2;
         }
     };
@@ -61,9 +60,15 @@ async fn serve(args: ServeArgs) -> i32 {
     };
     let config = RelayConfig {
         heartbeat_interval: args.heartbeat,
-        ..RelayConfig::default()
+        max_connections: args.max_connections,
+        reserved_connections: RelayConfig::server()
+            .reserved_connections
+            .min(args.max_connections / 4),
+        max_per_address: args.max_per_address,
+        max_per_lan_address: args.max_per_lan_address,
+        ..RelayConfig::server()
     };
-    let relay = match relay::start(listener, config) {
+    let relay = match relay::start_many(listeners, config) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the relay: {e}");
@@ -75,25 +80,29 @@ async fn serve(args: ServeArgs) -> i32 {
         Some(d) => format!("heartbeat every {} s", d.as_secs()),
         None => "heartbeat off".to_owned(),
     };
-    let safety = if args.local_terminal {
-        format!(
-            "; local terminal capped at A {}, B {}, rising at most {}/s",
-            args.safety.cap_a, args.safety.cap_b, args.safety.max_rise_per_sec
-        )
-    } else {
-        String::new()
+    let limits = format!(
+        "A {}, B {}, rising at most {}/s",
+        args.safety.cap_a, args.safety.cap_b, args.safety.max_rise_per_sec
+    );
+    let safety = match (args.relay_policy, args.local_terminal) {
+        (true, _) => format!("; every App capped at {limits}, and stopped on exit"),
+        (false, true) => format!("; local terminal capped at {limits}"),
+        (false, false) => String::new(),
     };
+    let addrs: Vec<String> = relay.local_addrs().iter().map(|a| a.to_string()).collect();
     log::info!(
-        "dglab-relay {} listening on {} ({heartbeat}{safety})",
+        "dglab-relay {} listening on {} ({heartbeat}{safety}; at most {} connections)",
         env!("CARGO_PKG_VERSION"),
-        relay.local_addr()
+        addrs.join(", "),
+        args.max_connections
     );
 
-    let local = if args.local_terminal {
-        match start_local_terminal(&relay, args.public_url.as_deref(), &args.safety) {
-            Ok(l) => Some(l),
+    // One hub for the local terminal's gate and, with a safety flag, for every App.
+    let hub = if args.local_terminal || args.relay_policy {
+        match SafetyHub::new(args.safety.clone()) {
+            Ok(h) => Some(h),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: safety settings: {e}");
                 relay.shutdown().await;
                 return 1;
             }
@@ -101,17 +110,19 @@ async fn serve(args: ServeArgs) -> i32 {
     } else {
         None
     };
-    if let Some(l) = &local {
-        stop_on_panic(l.hub.clone());
+    if let Some(hub) = &hub {
+        if args.relay_policy {
+            hub.guard_relay(&relay);
+        }
+        stop_on_panic(hub.clone());
     }
-    let (hub, terminal, mut terminal_events, mut safety_events) = match local {
-        Some(l) => (
-            Some(l.hub),
-            Some(l.terminal),
-            Some(l.events),
-            Some(l.safety),
-        ),
-        None => (None, None, None, None),
+    let mut safety_events = hub.as_ref().map(SafetyHub::subscribe);
+    let (terminal, mut terminal_events) = match (&hub, args.local_terminal) {
+        (Some(hub), true) => {
+            let (t, e) = start_local_terminal(&relay, args.public_url.as_deref(), hub);
+            (Some(t), Some(e))
+        }
+        _ => (None, None),
     };
 
     let signal = loop {
@@ -194,23 +205,13 @@ fn bind_error(e: &std::io::Error, addr: SocketAddr) -> String {
     }
 }
 
-/// The local terminal behind its gate, and what to log about both.
-struct Local {
-    hub: SafetyHub,
-    terminal: GuardedTerminal,
-    events: GuardedEvents,
-    safety: broadcast::Receiver<SafetyEvent>,
-}
-
-/// Adds the local terminal behind a safety hub, logs any doubt about the address, prints
-/// the QR block.
+/// Adds the local terminal behind `hub`'s gate, logs any doubt about the address, prints
+/// the pairing block (QR code and URL) on stdout.
 fn start_local_terminal(
     relay: &RelayHandle,
     public_url: Option<&str>,
-    safety: &SafetyConfig,
-) -> Result<Local, String> {
-    let hub = SafetyHub::new(safety.clone()).map_err(|e| format!("safety settings: {e}"))?;
-    let safety = hub.subscribe();
+    hub: &SafetyHub,
+) -> (GuardedTerminal, GuardedEvents) {
     let (raw, raw_events) = Terminal::local(relay);
     // The hub gets the only handle: a clone kept here would bypass the gate.
     let (terminal, events) = hub.guard(raw, raw_events);
@@ -223,12 +224,38 @@ fn start_local_terminal(
     // A closed stdout (piped into `head`) must not stop the relay.
     let _ = stdout.write_all(pairing::block(&choice, &url).as_bytes());
     let _ = stdout.flush();
-    Ok(Local {
-        hub,
-        terminal,
-        events,
-        safety,
-    })
+    (terminal, events)
+}
+
+/// Binds one listener per host on `port` (a `port` of 0: the first picks, the others
+/// follow it). IPv6 listeners are IPv6-only, so `::` and `0.0.0.0` can share a port.
+fn bind_all(hosts: &[std::net::IpAddr], port: u16) -> Result<Vec<TcpListener>, String> {
+    let mut out = vec![];
+    let mut port = port;
+    for host in hosts {
+        let wanted = SocketAddr::new(*host, port);
+        let listener = bind_one(wanted).map_err(|e| bind_error(&e, wanted))?;
+        if port == 0 {
+            port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        }
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // As std's listener does on unix: a restarted relay can take its port straight back.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// The next local-terminal event, or never when there is no (longer a) terminal.
@@ -356,6 +383,7 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dglab_core::safety::SafetyConfig;
 
     #[test]
     fn a_panic_in_any_thread_latches_the_stop_first() {
