@@ -232,3 +232,56 @@ fn terminal_events_serialize_for_a_ui() {
         json!({"kind":"strength","a":1,"b":2,"limit_a":3,"limit_b":4})
     );
 }
+
+/// A local terminal whose events nobody reads is a stuck peer like a socket that stops
+/// reading: once its bounded queue is full the relay drops it ("too slow"), its App gets
+/// `break` 209, and the process does not grow with the App's flood.
+#[tokio::test]
+async fn a_local_terminal_nobody_reads_is_dropped_not_grown() {
+    let relay = start_relay().await;
+    let mut relay_events = relay.subscribe();
+    let (term, mut ev) = Terminal::local(&relay);
+    let mut app = scan(&relay, &term, &mut ev).await;
+    let (t, a) = (term.id().to_string(), app.id.clone());
+    // The App floods feedback; the terminal's events are never read.
+    let mut broke = false;
+    for _ in 0..5_000 {
+        app.msg(&t, &a, "feedback-0").await;
+        if term.app().is_none() {
+            broke = true;
+            break;
+        }
+    }
+    for _ in 0..100 {
+        if broke {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        broke = term.app().is_none();
+    }
+    assert!(broke, "the unread local terminal was never dropped");
+    // The frames that met the full queue were answered 404 (not delivered); then the break.
+    loop {
+        let v = app.recv().await;
+        if v["type"] == "break" {
+            assert_eq!(v["message"], "209", "{v}");
+            break;
+        }
+        assert_eq!(v["message"], "404", "{v}");
+    }
+    let reason = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(dglab_core::relay::RelayEvent::Disconnected { id, reason }) =
+                relay_events.recv().await
+            {
+                if id == term.id() {
+                    return reason;
+                }
+            }
+        }
+    })
+    .await
+    .expect("no Disconnected event for the terminal");
+    assert_eq!(reason, "too slow");
+    relay.shutdown().await;
+}

@@ -8,14 +8,25 @@ use super::registry::Registry;
 use crate::protocol::{Code, Envelope};
 use uuid::Uuid;
 
+/// What became of a frame handed to an in-process endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// Taken (queued, or nothing to queue).
+    Taken,
+    /// Its bounded queue is full: the endpoint is not keeping up, and the relay drops it
+    /// as "too slow", as it drops a socket that stops reading.
+    Full,
+    /// Nobody listens any more: the relay treats the endpoint as gone.
+    Gone,
+}
+
 /// Receives the frames the relay addresses to an in-process endpoint.
 ///
-/// Called inline while the relay routes, so it must return at once: translate, queue,
-/// never wait and never call back into the relay.
+/// Called inline while the relay routes, so it must return at once: translate, queue in a
+/// bounded queue, never wait and never call back into the relay.
 pub trait LocalEndpoint: Send + Sync + std::fmt::Debug {
-    /// Takes one frame; `false` once nobody listens any more, and the relay then treats
-    /// the endpoint as gone.
-    fn deliver(&self, frame: Envelope) -> bool;
+    /// Takes one frame.
+    fn deliver(&self, frame: Envelope) -> Delivered;
 }
 
 /// An in-process endpoint's membership in the relay: its id, its pair, sending and

@@ -41,7 +41,7 @@ mod tests;
 pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
 pub use guard::{AppGuard, Verdict};
-pub use local::{LocalEndpoint, LocalLink};
+pub use local::{Delivered, LocalEndpoint, LocalLink};
 pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
 use registry::Registry;

@@ -247,6 +247,10 @@ impl Registry {
                     g.app_left(id);
                 }
             }
+            if entry.role == Role::Local {
+                // Ends the endpoint's watcher task (join_local); it finds nothing to remove.
+                entry.cancel.cancel();
+            }
             let reason = entry.drop_reason.unwrap_or(reason);
             let brk = entry.paired.map(|other| {
                 let (terminal, app) = if entry.role == Role::App {
@@ -289,12 +293,18 @@ impl Registry {
     /// Registers an in-process endpoint; it learns its id from the returned value, so it
     /// gets no greeting. Nothing to cancel: it has no task and leaves when its link drops.
     pub(crate) fn join_local(&self, endpoint: Box<dyn super::local::LocalEndpoint>) -> Uuid {
-        self.join(
-            Outbox::Local(endpoint),
-            None,
-            Role::Local,
-            CancellationToken::new(),
-        )
+        let cancel = CancellationToken::new();
+        let id = self.join(Outbox::Local(endpoint), None, Role::Local, cancel.clone());
+        // A socket's task ends when the relay drops it; an in-process endpoint has no task,
+        // so this one carries out the drop (a full queue: "too slow").
+        let reg = self.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => reg.leave(id, "too slow"),
+                _ = reg.shutdown.cancelled() => {}
+            }
+        });
+        id
     }
 
     /// The id `id` is paired with.
@@ -925,7 +935,9 @@ fn urgent(st: &mut State, to: Uuid, frames: Vec<Envelope>, purge: bool) -> bool 
                 .collect();
             tx.push_urgent(texts, purge).is_ok()
         }
-        Outbox::Local(endpoint) => frames.into_iter().all(|f| endpoint.deliver(f)),
+        Outbox::Local(endpoint) => frames
+            .into_iter()
+            .all(|f| endpoint.deliver(f) == super::local::Delivered::Taken),
     }
 }
 
@@ -949,13 +961,11 @@ fn push(e: &mut Entry, env: Envelope, text: Option<String>) -> Delivery {
                 Err(e) => Err(e == queue::PushError::Full),
             }
         }
-        Outbox::Local(endpoint) => {
-            if endpoint.deliver(env) {
-                Ok(None)
-            } else {
-                Err(false)
-            }
-        }
+        Outbox::Local(endpoint) => match endpoint.deliver(env) {
+            super::local::Delivered::Taken => Ok(None),
+            super::local::Delivered::Full => Err(true),
+            super::local::Delivered::Gone => Err(false),
+        },
     };
     match res {
         Ok(None) => Delivery::Sent,

@@ -630,9 +630,12 @@ impl Gate {
 async fn drive(
     gate: Arc<Gate>,
     mut raw: TerminalEvents,
-    tx: mpsc::UnboundedSender<TerminalEvent>,
+    tx: mpsc::Sender<TerminalEvent>,
     stop: CancellationToken,
 ) {
+    // Events the window (or log) was too slow to take: the gate has applied them all the
+    // same; only the display misses them, counted and said once per burst.
+    let mut dropped = 0u64;
     loop {
         let due = gate.next_due();
         let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
@@ -643,7 +646,14 @@ async fn drive(
                 Some(ev) => {
                     gate.on_event(&ev);
                     // Nobody listening is fine: the gate still needs the events itself.
-                    let _ = tx.send(ev);
+                    match tx.try_send(ev) {
+                        Ok(()) if dropped > 0 => {
+                            log::warn!("safety: terminal {}: {dropped} event(s) not shown (the reader fell behind)", gate.id);
+                            dropped = 0;
+                        }
+                        Err(mpsc::error::TrySendError::Full(_)) => dropped += 1,
+                        _ => {}
+                    }
                 }
                 None => return,
             },
@@ -681,7 +691,7 @@ impl std::fmt::Debug for GuardedTerminal {
 /// The terminal's events, re-emitted after the gate has seen them.
 #[derive(Debug)]
 pub struct GuardedEvents {
-    rx: mpsc::UnboundedReceiver<TerminalEvent>,
+    rx: mpsc::Receiver<TerminalEvent>,
 }
 
 impl GuardedEvents {
@@ -726,7 +736,7 @@ pub(crate) fn guard(
         let _st = gate.lock();
         let _ = gate.zero_and_clear();
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(crate::terminal::EVENT_QUEUE);
     let stop = CancellationToken::new();
     tokio::spawn(drive(gate.clone(), raw, tx, stop.clone()));
     (

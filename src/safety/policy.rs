@@ -71,14 +71,16 @@ pub(crate) struct RelayPolicy {
     hub: Weak<HubInner>,
     apps: Mutex<HashMap<Uuid, AppSeen>>,
     /// Audit events made under the relay's lock, emitted (and logged) by a task outside it.
-    events: mpsc::UnboundedSender<SafetyEvent>,
+    /// Bounded: a flood of reports above the cap answers every one, but audits at most
+    /// this queue's worth until the task catches up.
+    events: mpsc::Sender<SafetyEvent>,
 }
 
 impl RelayPolicy {
     /// A policy for `hub`, and the receiver of the audit events it makes under the relay's
     /// lock.
-    pub(crate) fn new(hub: &Arc<HubInner>) -> (Self, mpsc::UnboundedReceiver<SafetyEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub(crate) fn new(hub: &Arc<HubInner>) -> (Self, mpsc::Receiver<SafetyEvent>) {
+        let (tx, rx) = mpsc::channel(crate::terminal::EVENT_QUEUE);
         let policy = RelayPolicy {
             hub: Arc::downgrade(hub),
             apps: Mutex::new(HashMap::new()),
@@ -216,7 +218,7 @@ impl AppGuard for RelayPolicy {
             a.stop_pending = false;
             let _ = self
                 .events
-                .send(SafetyEvent::StopConfirmed { terminal, app });
+                .try_send(SafetyEvent::StopConfirmed { terminal, app });
         }
         if ours {
             // Our own gate answers its App (it knows the user's target).
@@ -227,7 +229,7 @@ impl AppGuard for RelayPolicy {
             let i = idx(ch);
             let allowed = if blocked { 0 } else { hub.cap(ch) };
             if a.level[i] > allowed {
-                let _ = self.events.send(SafetyEvent::AppAboveLimit {
+                let _ = self.events.try_send(SafetyEvent::AppAboveLimit {
                     terminal,
                     channel: ch,
                     reported: a.level[i],

@@ -18,7 +18,7 @@ use crate::protocol::command::{
 };
 use crate::protocol::Frame;
 use crate::protocol::{Code, Envelope, MessageType};
-use crate::relay::{LocalEndpoint, LocalLink};
+use crate::relay::{Delivered, LocalEndpoint, LocalLink};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -115,31 +115,42 @@ pub(crate) struct TermState {
 #[derive(Debug, Clone)]
 pub(crate) struct EventSink {
     state: Arc<Mutex<TermState>>,
-    events: mpsc::UnboundedSender<TerminalEvent>,
+    events: mpsc::Sender<TerminalEvent>,
 }
 
 impl EventSink {
-    /// Translates and queues one frame; `false` once nobody listens any more.
+    /// Translates and queues one frame; `false` once nobody listens any more or the
+    /// queue is full.
     pub(crate) fn push(&self, env: Envelope) -> bool {
+        self.offer(env) == Delivered::Taken
+    }
+
+    /// Translates and queues one frame, saying whether the bounded queue took it.
+    fn offer(&self, env: Envelope) -> Delivered {
         let ev = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             translate(&mut st, env)
         };
         match ev {
-            Some(ev) => self.events.send(ev).is_ok(),
-            None => !self.events.is_closed(),
+            Some(ev) => match self.events.try_send(ev) {
+                Ok(()) => Delivered::Taken,
+                Err(mpsc::error::TrySendError::Full(_)) => Delivered::Full,
+                Err(mpsc::error::TrySendError::Closed(_)) => Delivered::Gone,
+            },
+            None if self.events.is_closed() => Delivered::Gone,
+            None => Delivered::Taken,
         }
     }
 
     pub(crate) fn closed(&self) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).app = None;
-        let _ = self.events.send(TerminalEvent::Closed);
+        let _ = self.events.try_send(TerminalEvent::Closed);
     }
 }
 
 impl LocalEndpoint for EventSink {
-    fn deliver(&self, frame: Envelope) -> bool {
-        self.push(frame)
+    fn deliver(&self, frame: Envelope) -> Delivered {
+        self.offer(frame)
     }
 }
 
@@ -190,7 +201,7 @@ fn translate(st: &mut TermState, env: Envelope) -> Option<TerminalEvent> {
 /// The stream of a terminal's events.
 #[derive(Debug)]
 pub struct TerminalEvents {
-    rx: mpsc::UnboundedReceiver<TerminalEvent>,
+    rx: mpsc::Receiver<TerminalEvent>,
 }
 
 impl TerminalEvents {
@@ -205,8 +216,13 @@ impl TerminalEvents {
     }
 }
 
+/// Events a terminal may have waiting before it counts as not keeping up: a local
+/// terminal is then dropped by the relay like a socket that stops reading, so an App's
+/// flood never grows the process.
+pub const EVENT_QUEUE: usize = 1024;
+
 pub(crate) fn channel() -> (EventSink, Arc<Mutex<TermState>>, TerminalEvents) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let state = Arc::new(Mutex::new(TermState::default()));
     (
         EventSink {
