@@ -114,13 +114,15 @@ class FakeApp:
         self.strength = [0, 0]
         self.limit = list(limits)
 
-    def bind(self):
+    def bind(self, ours=True):
         self.ws.send_json({"type": "bind", "clientId": self.terminal, "targetId": self.id, "message": "DGLAB"})
         reply = self.ws.recv_json()
         assert reply["type"] == "bind" and reply["message"] == "200", reply
-        # Every pairing starts with both channels at 0 and both queues cleared.
-        first = self.msgs_until(lambda g: len(g) >= 4)
-        assert first == ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"], first
+        if ours:
+            # Every pairing with our terminal starts with both channels at 0 and both
+            # queues cleared.
+            first = self.msgs_until(lambda g: len(g) >= 4)
+            assert first == ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"], first
         self.report()
 
     def send_msg(self, message):
@@ -394,6 +396,44 @@ def main():
         wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
         wd.click("#rearm")
         wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+
+    @step("another terminal's App on our relay: capped and ramped, stopped by our STOP first, held while stopped")
+    def _():
+        zeros = ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+        base = ctx["ws_url"].rsplit("/", 1)[0]
+        other = WebSocket(base + "/")  # a game mod or a script, say
+        tid = other.recv_json()["clientId"]
+        app2 = FakeApp(f"{base}/{tid}")
+        app2.bind(ours=False)
+
+        def send(m):
+            other.send_json({"type": "msg", "clientId": tid, "targetId": app2.id, "message": m})
+
+        def other_hears(code):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                f = other.recv_json(deadline - time.monotonic())
+                if f.get("message") == code:
+                    return f
+            raise AssertionError(f"the other terminal never heard {code}")
+
+        send("strength-1+2+150")
+        got = app2.msgs_until(lambda g: len(g) >= 1)
+        assert got == ["strength-1+2+1"], got  # capped, and +1 at a time
+        wd.press(ESCAPE)
+        got = app2.msgs_until(lambda g: len(g) >= 4)
+        assert got[:4] == zeros, got
+        ctx["app"].msgs_until(lambda g: set(zeros) <= set(g))
+        wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
+        send("strength-1+2+3")
+        other_hears("423")
+        late = app2.drain(0.5)
+        assert not [m for m in late if m.startswith(("strength-", "pulse-")) and not m.endswith("+0")], late
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+        app2.close()
+        other.close()
+        ctx["app"].drain(0.3)
 
     @step("follow soft limit aims B at the App's soft limit; a stop switches it off for good")
     def _():
