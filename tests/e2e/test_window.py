@@ -118,7 +118,11 @@ def main():
         assert boot[0] is not None and boot[0] <= boot[1], boot
         # The words the start-up state carried (boot.js fills them before the backend answers).
         said = wd.js("return document.querySelector('#startup').textContent")
-        assert "Starting the relay" in said, said
+        # In the language of the last run (remembered in the page's storage; test_app.py
+        # may have left Chinese), so either wording; now English is remembered for next time.
+        assert said in ("Starting the relay…", "正在启动中继服务…"), said
+        prefs = wd.js("return JSON.parse(localStorage.getItem('dglab.prefs'))")
+        assert prefs == {"language": "en", "theme": "dark"}, prefs
         assert wd.js("return getComputedStyle(document.querySelector('#startup')).display") == "none"
         # The bad preset is named where the presets are, and stays said.
         msg = wd.text("#preset-message")
@@ -191,6 +195,7 @@ def main():
 
     @step("the settings show the recent log and offer to open the log folder")
     def _():
+        wd.click("#recent-log-box summary")
         log = wait_for("the recent log", lambda: (lambda t: t if "relay listening" in t else None)(wd.text("#recent-log")))
         assert len(log.splitlines()) <= 40, len(log.splitlines())
         assert wd.text("#open-log-folder") == "Open log folder"

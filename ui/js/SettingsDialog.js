@@ -36,8 +36,13 @@ export class SettingsDialog {
           { class: "settings-dialog__log-buttons" },
           h("button", { type: "button", id: "open-log-folder", onclick: () => this.openLogFolder() }, t("settings.openLog")),
         ),
-        h("h3", {}, t("settings.recentLog")),
-        (this.log = h("pre", { class: "settings-dialog__log", id: "recent-log", tabindex: "0" })),
+        // Folded, so the dialog fits a small window; the lines are read when it is opened.
+        (this.logBox = h(
+          "details",
+          { class: "settings-dialog__recent", id: "recent-log-box", ontoggle: () => this.logBox.open && this.showLog() },
+          h("summary", {}, t("settings.recentLog")),
+          (this.log = h("pre", { class: "settings-dialog__log", id: "recent-log", tabindex: "0" })),
+        )),
         (this.message = h("p", { class: "settings-dialog__message", id: "settings-message", role: "status" })),
         h(
           "div",
@@ -65,7 +70,7 @@ export class SettingsDialog {
     this.paths.replaceChildren(...entry("settings.log", info.log_dir), ...entry("settings.files", info.settings_file), ...entry("settings.presetsDir", info.presets_dir));
     setText(this.message, "");
     this.el.showModal();
-    this.showLog();
+    if (this.logBox.open) this.showLog();
   }
 
   async showLog() {
