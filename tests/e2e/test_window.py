@@ -276,6 +276,10 @@ def main():
         assert bg == "rgb(238, 240, 245)", bg
         assert opt == ["rgb(255, 255, 255)", "rgb(26, 29, 41)"], opt
         assert settings()["theme"] == "light"
+        # The native side too (GTK: menus and <select> popups), through Tauri's window theme.
+        native = wd.js_async("const done = arguments[arguments.length - 1];"
+                             "window.__TAURI__.window.getCurrentWindow().theme().then(done, (e) => done('error: ' + e));")
+        assert native == "light", native
         shoot("window-en-light.png")
 
     @step("switching to Chinese keeps the unsaved waveform edits; every string Chinese, 内置 not clipped")
