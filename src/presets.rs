@@ -7,11 +7,17 @@
 //! fsync the directory), so no update is lost and a crash leaves either the old or the new
 //! file. Temp files left by a crash are removed by the next writer.
 //!
-//! A file that cannot be understood (not JSON, wrong shape, unknown schema version, an
-//! invalid pattern inside) is never overwritten: it is renamed to
+//! A file that cannot be understood as a whole (not JSON, no `presets` list, unknown
+//! schema version) is never overwritten: it is renamed to
 //! `presets.json.corrupt-<UTC time>` and the call fails with [`PresetError::Corrupt`].
 //! The store then reads as empty, so [`PresetStore::open_or_recover`] can tell the user and
 //! carry on.
+//!
+//! Entries are read one by one: an entry that is wrong on its own (wrong shape, invalid
+//! pattern, bad or duplicate name, a built-in's name) is skipped by reads, and the next
+//! writer — or [`PresetStore::set_aside_bad_entries`] at start — moves it, alone, into
+//! `presets.json.rejected-<UTC time>` (the same file format) and names it. The other
+//! presets stay.
 //!
 //! Built-in presets ship with the crate (the official waveforms and a few of ours) and are
 //! read-only: their names cannot be saved over, renamed or deleted.
@@ -38,6 +44,7 @@ const LOCK_NAME: &str = "presets.json.lock";
 /// Temp files of [`crate::fs::write_atomic`] for the presets file.
 const TEMP_PREFIX: &str = "presets.json.tmp-";
 const CORRUPT_PREFIX: &str = "presets.json.corrupt-";
+const REJECTED_PREFIX: &str = "presets.json.rejected-";
 
 /// Built-in presets as share strings: the official waveforms by their names, then ours.
 const BUILTINS: &[(&str, &str)] = &[
@@ -153,6 +160,24 @@ pub struct Recovered {
     pub reason: String,
 }
 
+/// One entry of the file that was wrong on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadEntry {
+    /// Its name, when it has a readable one; else `#<position>` (1-based).
+    pub name: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+/// What [`PresetStore::set_aside_bad_entries`] moved out of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// The file now holding the bad entries, exactly as they were.
+    pub moved_to: PathBuf,
+    /// Each bad entry, in file order.
+    pub entries: Vec<BadEntry>,
+}
+
 /// One line of [`PresetStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -167,12 +192,27 @@ pub struct PresetSummary {
     pub duration_ms: u64,
 }
 
-/// The file as stored.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresetFile {
+/// The file as written.
+#[derive(Serialize)]
+struct PresetFile<T> {
     version: u32,
-    presets: Vec<StoredPreset>,
+    presets: Vec<T>,
+}
+
+/// The file as read: each entry is checked on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    /// Checked first, through [`VersionProbe`].
+    #[serde(rename = "version")]
+    _version: u32,
+    presets: Vec<serde_json::Value>,
+}
+
+/// The file's entries, sorted into usable ones and the rest.
+struct Decoded {
+    good: Vec<StoredPreset>,
+    bad: Vec<(BadEntry, serde_json::Value)>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -415,18 +455,18 @@ impl PresetStore {
     /// unreadable file needs the lock, to move it aside without racing a writer.
     fn read(&self) -> Result<Vec<StoredPreset>, PresetError> {
         match self.read_unchecked()? {
-            Ok(presets) => Ok(presets),
+            Ok(decoded) => Ok(decoded.good),
             Err(_) => {
                 let _lock = self.lock()?;
-                self.read_locked()
+                Ok(self.read_locked()?.good)
             }
         }
     }
 
     /// Reads under the lock; moves an unreadable file aside.
-    fn read_locked(&self) -> Result<Vec<StoredPreset>, PresetError> {
+    fn read_locked(&self) -> Result<Decoded, PresetError> {
         match self.read_unchecked()? {
-            Ok(presets) => Ok(presets),
+            Ok(decoded) => Ok(decoded),
             Err(reason) => {
                 let moved_to = self.move_aside()?;
                 log::warn!(
@@ -439,25 +479,35 @@ impl PresetStore {
     }
 
     /// The user presets, `Ok(Err(reason))` when the file is there but unusable.
-    fn read_unchecked(&self) -> Result<Result<Vec<StoredPreset>, String>, PresetError> {
+    fn read_unchecked(&self) -> Result<Result<Decoded, String>, PresetError> {
         let path = self.file();
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Ok(Vec::new())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Ok(Decoded {
+                    good: Vec::new(),
+                    bad: Vec::new(),
+                }))
+            }
             Err(e) => return Err(io_err(&path)(e)),
         };
         Ok(decode(&bytes))
     }
 
-    fn move_aside(&self) -> Result<PathBuf, PresetError> {
+    /// A name for a file set aside that no earlier one (same second) has.
+    fn aside_name(&self, prefix: &str) -> PathBuf {
         let stamp = utc_stamp(SystemTime::now());
-        let mut target = self.dir.join(format!("{CORRUPT_PREFIX}{stamp}"));
+        let mut target = self.dir.join(format!("{prefix}{stamp}"));
         let mut n = 1;
-        // Never overwrite an earlier corrupt copy from the same second.
         while target.exists() {
             n += 1;
-            target = self.dir.join(format!("{CORRUPT_PREFIX}{stamp}-{n}"));
+            target = self.dir.join(format!("{prefix}{stamp}-{n}"));
         }
+        target
+    }
+
+    fn move_aside(&self) -> Result<PathBuf, PresetError> {
+        let target = self.aside_name(CORRUPT_PREFIX);
         fs::rename(self.file(), &target).map_err(io_err(&target))?;
         crate::fs::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
         Ok(target)
@@ -470,17 +520,64 @@ impl PresetStore {
     ) -> Result<T, PresetError> {
         let _lock = self.lock()?;
         self.remove_stale_temps();
-        let mut presets = self.read_locked()?;
+        let decoded = self.read_locked()?;
+        // Never drop a bad entry silently: it goes to its own file before the rewrite.
+        self.write_rejected(&decoded.bad)?;
+        let mut presets = decoded.good;
         let out = change(&mut presets)?;
-        self.write_locked(presets)?;
+        self.write_locked(&presets)?;
         Ok(out)
     }
 
-    /// Atomic replace ([`crate::fs::write_atomic`]); the caller holds the lock.
-    fn write_locked(&self, presets: Vec<StoredPreset>) -> Result<(), PresetError> {
+    /// Moves every entry that is wrong on its own out of the file, into
+    /// `presets.json.rejected-<UTC time>`, and says which; the other presets stay.
+    /// `Ok(None)` when every entry is fine.
+    ///
+    /// # Errors
+    /// [`PresetError::Io`], or [`PresetError::Corrupt`] if the whole file is unreadable.
+    pub fn set_aside_bad_entries(&self) -> Result<Option<SetAside>, PresetError> {
+        let _lock = self.lock()?;
+        let decoded = self.read_locked()?;
+        let Some(moved_to) = self.write_rejected(&decoded.bad)? else {
+            return Ok(None);
+        };
+        self.write_locked(&decoded.good)?;
+        let entries: Vec<BadEntry> = decoded.bad.into_iter().map(|(e, _)| e).collect();
+        for e in &entries {
+            let BadEntry { name, reason } = e;
+            log::warn!(
+                "preset {name:?} set aside ({reason}) in {}",
+                moved_to.display()
+            );
+        }
+        Ok(Some(SetAside { moved_to, entries }))
+    }
+
+    /// Writes bad entries, as they were, to a new rejected file; the caller holds the lock.
+    fn write_rejected(
+        &self,
+        bad: &[(BadEntry, serde_json::Value)],
+    ) -> Result<Option<PathBuf>, PresetError> {
+        if bad.is_empty() {
+            return Ok(None);
+        }
+        let target = self.aside_name(REJECTED_PREFIX);
         let file = PresetFile {
             version: SCHEMA_VERSION,
-            presets,
+            presets: bad.iter().map(|(_, raw)| raw).collect(),
+        };
+        let mut json =
+            serde_json::to_vec_pretty(&file).map_err(|e| PresetError::Invalid(e.to_string()))?;
+        json.push(b'\n');
+        crate::fs::write_atomic(&target, &json).map_err(io_err(&self.dir))?;
+        Ok(Some(target))
+    }
+
+    /// Atomic replace ([`crate::fs::write_atomic`]); the caller holds the lock.
+    fn write_locked(&self, presets: &[StoredPreset]) -> Result<(), PresetError> {
+        let file = PresetFile {
+            version: SCHEMA_VERSION,
+            presets: presets.iter().collect(),
         };
         // Serializing plain data to a Vec cannot fail; map it anyway rather than panic.
         let mut json =
@@ -504,7 +601,7 @@ impl PresetStore {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<Vec<StoredPreset>, String> {
+fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     let probe: VersionProbe =
         serde_json::from_slice(bytes).map_err(|e| format!("not a presets file: {e}"))?;
     if probe.version != SCHEMA_VERSION {
@@ -513,19 +610,39 @@ fn decode(bytes: &[u8]) -> Result<Vec<StoredPreset>, String> {
             probe.version
         ));
     }
-    let file: PresetFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let file: RawFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let mut seen = std::collections::HashSet::new();
-    for p in &file.presets {
-        check_name(&p.name).map_err(|e| e.to_string())?;
-        if is_builtin(&p.name) || !seen.insert(p.name.as_str()) {
-            return Err(format!(
-                "preset name {:?} is used twice or belongs to a built-in",
-                p.name
-            ));
+    let mut decoded = Decoded {
+        good: Vec::new(),
+        bad: Vec::new(),
+    };
+    for (i, raw) in file.presets.into_iter().enumerate() {
+        let name = raw
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| format!("#{}", i + 1), str::to_owned);
+        let checked = serde_json::from_value::<StoredPreset>(raw.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                check_name(&p.name).map_err(|e| e.to_string())?;
+                if is_builtin(&p.name) {
+                    return Err("the name belongs to a built-in preset".to_owned());
+                }
+                if seen.contains(&p.name) {
+                    return Err("the name is used by an earlier preset".to_owned());
+                }
+                p.body.validate()?;
+                Ok(p)
+            });
+        match checked {
+            Ok(p) => {
+                seen.insert(p.name.clone());
+                decoded.good.push(p);
+            }
+            Err(reason) => decoded.bad.push((BadEntry { name, reason }, raw)),
         }
-        p.body.validate()?;
     }
-    Ok(file.presets)
+    Ok(decoded)
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC, without a date crate: days → civil date (H. Hinnant's

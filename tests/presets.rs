@@ -145,8 +145,8 @@ fn corrupt_files_are_moved_aside_never_overwritten() {
     for garbage in [
         "{not json".to_string(),
         r#"{"version":99,"presets":[]}"#.to_string(),
-        r#"{"version":1,"presets":[{"name":"x","body":{"pattern":{"rest":101,"playRate":1,"balance":8,"sections":[]}}}]}"#.to_string(),
-        r#"{"version":1,"presets":[{"name":"a","body":{"frames":["0A0A0A0A00000000"]}},{"name":"a","body":{"frames":["0A0A0A0A00000000"]}}]}"#.to_string(),
+        r#"{"version":1,"presets":{"name":"x"}}"#.to_string(),
+        r#"[1,2,3]"#.to_string(),
         "\u{feff}\u{0}\u{1}binary".to_string(),
     ] {
         let dir = TempDir::new();
@@ -155,7 +155,11 @@ fn corrupt_files_are_moved_aside_never_overwritten() {
             panic!("{garbage:?} was accepted");
         };
         assert!(!reason.is_empty());
-        assert!(moved_to.file_name().unwrap().to_string_lossy().starts_with("presets.json.corrupt-"));
+        assert!(moved_to
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("presets.json.corrupt-"));
         assert_eq!(std::fs::read_to_string(&moved_to).unwrap(), garbage);
         assert!(!dir.file().exists());
         // The store carries on empty, and a later save does not touch the moved copy.
@@ -347,4 +351,85 @@ fn concurrent_saves_from_two_processes_lose_nothing() {
     }
     let store = PresetStore::open(&dir.0).unwrap();
     assert_eq!(user_names(&store).len(), 40);
+}
+
+/// A file with one good entry between bad ones, as a user or another version may leave it.
+const MIXED: &str = r#"{"version":1,"presets":[
+  {"name":"keep 1","body":{"frames":["0A0A0A0A64646464"]}},
+  {"name":"bad pattern","body":{"pattern":{"rest":101,"playRate":1,"balance":8,"sections":[]}}},
+  {"name":"keep 2","body":{"frames":["0A0A0A0A00000000"]}},
+  {"name":"keep 1","body":{"frames":["0A0A0A0A00000000"]}},
+  {"body":{"frames":[]}},
+  {"name":"呼吸","body":{"frames":["0A0A0A0A00000000"]}},
+  {"name":"unknown field","body":{"frames":["0A0A0A0A00000000"]},"colour":"red"}
+]}"#;
+
+#[test]
+fn a_bad_entry_is_set_aside_alone_and_named_and_the_rest_stay() {
+    let dir = TempDir::new();
+    std::fs::write(dir.file(), MIXED).unwrap();
+    let (store, recovered) = PresetStore::open_or_recover(&dir.0).unwrap();
+    assert!(recovered.is_none(), "the file as a whole is readable");
+    // Reads skip the bad entries and keep every good one.
+    assert_eq!(user_names(&store), ["keep 1", "keep 2"]);
+    let set_aside = store.set_aside_bad_entries().unwrap().expect("bad entries");
+    let names: Vec<&str> = set_aside.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["bad pattern", "keep 1", "#5", "呼吸", "unknown field"]
+    );
+    assert!(set_aside.entries.iter().all(|e| !e.reason.is_empty()));
+    assert!(set_aside
+        .moved_to
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("presets.json.rejected-"));
+    // The rejected file holds exactly the bad entries, as they were.
+    let rejected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&set_aside.moved_to).unwrap()).unwrap();
+    let all: serde_json::Value = serde_json::from_str(MIXED).unwrap();
+    let bad: Vec<&serde_json::Value> = [1, 3, 4, 5, 6]
+        .iter()
+        .map(|&i| &all["presets"][i])
+        .collect();
+    assert_eq!(
+        rejected["presets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        bad
+    );
+    // The file now holds the good ones only; nothing is left to set aside; a reopen agrees.
+    assert!(store.set_aside_bad_entries().unwrap().is_none());
+    let again = PresetStore::open(&dir.0).unwrap();
+    assert_eq!(user_names(&again), ["keep 1", "keep 2"]);
+    assert_eq!(
+        dir.entries()
+            .iter()
+            .filter(|n| n.contains("corrupt"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_write_never_drops_a_bad_entry_silently() {
+    let dir = TempDir::new();
+    let store = PresetStore::open(&dir.0).unwrap();
+    std::fs::write(dir.file(), MIXED).unwrap();
+    store.save("new", wave()).unwrap();
+    assert_eq!(user_names(&store), ["keep 1", "keep 2", "new"]);
+    let rejected: Vec<String> = dir
+        .entries()
+        .into_iter()
+        .filter(|n| n.starts_with("presets.json.rejected-"))
+        .collect();
+    assert_eq!(rejected.len(), 1, "{:?}", dir.entries());
+    let text = std::fs::read_to_string(dir.0.join(&rejected[0])).unwrap();
+    assert!(
+        text.contains("bad pattern") && text.contains("unknown field"),
+        "{text}"
+    );
 }

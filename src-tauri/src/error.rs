@@ -37,7 +37,7 @@ pub const SHARE_REASONS: &[&str] = &[
     "strict",
 ];
 /// Values of the `what` param (`io`).
-pub const FILES: &[&str] = &["settings", "presets"];
+pub const FILES: &[&str] = &["settings", "presets", "log"];
 
 /// Each param of [`crate::notice::WORDED_PARAMS`] with every value it may take.
 pub fn worded_params() -> [(&'static str, &'static [&'static str]); 5] {

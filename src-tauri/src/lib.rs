@@ -83,6 +83,8 @@ macro_rules! commands {
 
 commands![
     app::app_info,
+    app::recent_log,
+    app::open_log_folder,
     relay::list_connections,
     relay::pairing_info,
     relay::set_pairing_address,
@@ -174,6 +176,8 @@ pub fn run() {
         .build();
     let app = build_app(Builder::default())
         .plugin(log)
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let services = Services {
                 bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),

@@ -58,6 +58,10 @@ kinds! {
     InvalidSetting = "invalid_setting",
     /// The language is neither `en` nor `zh`.
     InvalidLanguage = "invalid_language",
+    /// The theme is not `system`, `light` or `dark`.
+    InvalidTheme = "invalid_theme",
+    /// `{path}`: the desktop could not open a folder (no file manager, no such folder).
+    OpenFailed = "open_failed",
     /// `{what}`: a file could not be read or written (`settings` or `presets`).
     Io = "io",
     /// `{moved_to}`: the presets file was unreadable and moved aside.
@@ -171,6 +175,9 @@ kinds! {
     SettingsRecovered = "settings_recovered",
     /// `{moved_to}`: the presets file was unreadable and moved aside.
     PresetsRecovered = "presets_recovered",
+    /// `{names, moved_to}`: some presets were wrong on their own and set aside, the rest
+    /// stayed; `names` lists them, comma-separated.
+    PresetsSetAside = "presets_set_aside",
 }
 
 impl Serialize for Kind {

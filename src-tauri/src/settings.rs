@@ -71,7 +71,15 @@ pub struct Settings {
     pub language: String,
     /// Per channel: hold the strength at the App's soft limit (A, B).
     pub follow_soft_limit: [bool; 2],
+    /// The port the relay fell back to when `port` could not be used; tried first at the
+    /// next start so the QR code stays the same. Written by the app, not the user.
+    pub fallback_port: Option<u16>,
+    /// "system", "light" or "dark".
+    pub theme: String,
 }
+
+/// The themes the window offers.
+pub const THEMES: &[&str] = &["system", "light", "dark"];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -84,6 +92,8 @@ impl Default for Settings {
             preferred_address: None,
             language: "en".into(),
             follow_soft_limit: [false, false],
+            fallback_port: None,
+            theme: "system".into(),
         }
     }
 }
@@ -110,6 +120,9 @@ impl Settings {
         check("rise", self.max_rise_per_sec, LIMITS.max_rise_per_sec)?;
         if !matches!(self.language.as_str(), "en" | "zh") {
             return Err(CommandError::new(Kind::InvalidLanguage));
+        }
+        if !THEMES.contains(&self.theme.as_str()) {
+            return Err(CommandError::new(Kind::InvalidTheme));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use crate::settings::{self, Settings, SettingsFile};
 use dglab_core::player::{Player, PlayerConfig};
-use dglab_core::presets::{PresetStore, Recovered};
+use dglab_core::presets::{PresetStore, Recovered, SetAside};
 use dglab_core::protocol::command::Channel;
 use dglab_core::safety::{GuardedEvents, StopRegistration};
 use dglab_core::{GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, SafetyHub};
@@ -19,13 +19,34 @@ use tokio::net::TcpListener;
 const PORT_TRIES: u16 = 100;
 
 /// The port the user asked for and the one the relay listens on; they differ when the
-/// preferred port was busy, and the window says so.
+/// preferred port could not be used, and the window says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PortInfo {
     /// From the settings (9999 by default).
     pub requested: u16,
     /// Where the relay really listens.
     pub actual: u16,
+    /// Why `actual` differs from `requested` (`None` when they are equal).
+    pub reason: Option<PortReason>,
+}
+
+/// Why the preferred port could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortReason {
+    /// Another program listens on it.
+    Busy,
+    /// The system reserves it (below 1024 on Linux and macOS without administrator rights).
+    Permission,
+}
+
+/// Where the relay ended up listening, and why not on the preferred port.
+#[derive(Debug)]
+pub struct Bound {
+    /// The listener.
+    pub listener: TcpListener,
+    /// Why the preferred port was not used.
+    pub reason: Option<PortReason>,
 }
 
 /// Where and how to start; `run()` derives it from the app's folders, tests choose freely.
@@ -81,6 +102,8 @@ pub struct AppState {
     pub presets: PresetStore,
     /// What the presets file held when it was unreadable (moved aside); shown once.
     pub presets_recovered: Option<Recovered>,
+    /// Presets that were wrong on their own and moved out of the file at start; shown once.
+    pub presets_set_aside: Option<SetAside>,
     /// The settings as saved; a command holds the lock only to read or replace them.
     pub settings: Mutex<Settings>,
     /// Where the settings live, and whether a broken file was moved aside.
@@ -114,11 +137,30 @@ impl AppState {
     /// [`StartError`] in plain words.
     pub async fn start(services: Services) -> Result<(AppState, GuardedEvents), StartError> {
         let (settings, settings_file) = settings::load(&services.config_dir);
+        let (mut settings, settings_file) = (settings, settings_file);
         let preferred_port = services.port.unwrap_or(settings.port);
-        let listener = bind_with_fallback(services.bind, preferred_port).await?;
+        // A test's port override is not the user's: nothing is remembered for it.
+        let remembered = services
+            .port
+            .is_none()
+            .then_some(settings.fallback_port)
+            .flatten();
+        let Bound { listener, reason } =
+            bind_with_fallback(services.bind, preferred_port, remembered).await?;
         let actual = listener.local_addr()?.port();
-        if actual != preferred_port {
-            log::warn!("port {preferred_port} is busy; the relay listens on {actual} instead");
+        if let Some(why) = reason {
+            log::warn!("port {preferred_port} unusable ({why:?}); the relay listens on {actual}");
+        }
+        // Keep the port stable: the next start tries the same fallback before any other, so
+        // the QR code the phone knows stays valid. The settings say which port it is.
+        if services.port.is_none() {
+            let fallback = (actual != preferred_port).then_some(actual);
+            if settings.fallback_port != fallback && fallback.is_some() {
+                settings.fallback_port = fallback;
+                if let Err(e) = settings::save(&settings_file.path, &settings) {
+                    log::warn!("cannot record the fallback port: {e}");
+                }
+            }
         }
         let relay_config = RelayConfig {
             heartbeat_interval: Some(Duration::from_secs(settings.heartbeat_secs.into())),
@@ -152,6 +194,11 @@ impl AppState {
                 r.moved_to.display()
             );
         }
+        // One bad entry must not hide the rest: it alone is set aside, and named.
+        let presets_set_aside = presets.set_aside_bad_entries().unwrap_or_else(|e| {
+            log::error!("cannot set bad presets aside: {e}");
+            None
+        });
         log::info!(
             "relay listening on {}, terminal {}, presets in {}",
             relay.local_addr(),
@@ -166,12 +213,14 @@ impl AppState {
             _players_stop: players_stop,
             presets,
             presets_recovered,
+            presets_set_aside,
             started_with: settings.clone(),
             settings: Mutex::new(settings),
             settings_file,
             port: PortInfo {
                 requested: preferred_port,
                 actual,
+                reason,
             },
             lease: services.watchdog,
         };
@@ -197,18 +246,57 @@ impl AppState {
     }
 }
 
-/// Binds the preferred port, else one of the next [`PORT_TRIES`], else any free port.
-async fn bind_with_fallback(ip: IpAddr, preferred: u16) -> std::io::Result<TcpListener> {
-    if preferred != 0 {
-        let last = preferred.saturating_add(PORT_TRIES);
-        for port in preferred..=last {
-            match TcpListener::bind(SocketAddr::new(ip, port)).await {
-                Ok(l) => return Ok(l),
-                Err(e) => log::debug!("port {port}: {e}"),
-            }
+/// Binds the preferred port; else the remembered fallback; else one of the next
+/// [`PORT_TRIES`] after the preferred port (after [`crate::DEFAULT_PORT`] when the preferred
+/// one needs administrator rights, as its neighbours would too); else any free port.
+async fn bind_with_fallback(
+    ip: IpAddr,
+    preferred: u16,
+    remembered: Option<u16>,
+) -> std::io::Result<Bound> {
+    if preferred == 0 {
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+        return Ok(Bound {
+            listener,
+            reason: None,
+        });
+    }
+    let reason = match TcpListener::bind(SocketAddr::new(ip, preferred)).await {
+        Ok(listener) => {
+            return Ok(Bound {
+                listener,
+                reason: None,
+            })
+        }
+        Err(e) => port_reason(&e),
+    };
+    let reason = Some(reason);
+    if let Some(port) = remembered.filter(|&p| p != 0 && p != preferred) {
+        if let Ok(listener) = TcpListener::bind(SocketAddr::new(ip, port)).await {
+            return Ok(Bound { listener, reason });
         }
     }
-    TcpListener::bind(SocketAddr::new(ip, 0)).await
+    let first = match reason {
+        Some(PortReason::Permission) => crate::DEFAULT_PORT,
+        _ => preferred.saturating_add(1),
+    };
+    for port in first..=first.saturating_add(PORT_TRIES) {
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(listener) => return Ok(Bound { listener, reason }),
+            Err(e) => log::debug!("port {port}: {e}"),
+        }
+    }
+    let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
+    Ok(Bound { listener, reason })
+}
+
+/// Permission (a reserved port) or busy (anything else: in use, or not available here).
+fn port_reason(e: &std::io::Error) -> PortReason {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        PortReason::Permission
+    } else {
+        PortReason::Busy
+    }
 }
 
 #[cfg(test)]
@@ -221,8 +309,9 @@ mod tests {
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let taken = TcpListener::bind((lo, 0)).await.unwrap();
         let busy = taken.local_addr().unwrap().port();
-        let got = bind_with_fallback(lo, busy).await.unwrap();
-        let port = got.local_addr().unwrap().port();
+        let got = bind_with_fallback(lo, busy, None).await.unwrap();
+        assert_eq!(got.reason, Some(PortReason::Busy));
+        let port = got.listener.local_addr().unwrap().port();
         assert_ne!(port, busy);
         if busy < u16::MAX - PORT_TRIES {
             assert!(
@@ -238,7 +327,52 @@ mod tests {
         let probe = TcpListener::bind((lo, 0)).await.unwrap();
         let free = probe.local_addr().unwrap().port();
         drop(probe);
-        let got = bind_with_fallback(lo, free).await.unwrap();
-        assert_eq!(got.local_addr().unwrap().port(), free);
+        let got = bind_with_fallback(lo, free, None).await.unwrap();
+        assert_eq!(got.listener.local_addr().unwrap().port(), free);
+        assert_eq!(got.reason, None);
+    }
+
+    #[tokio::test]
+    async fn a_busy_port_falls_back_to_the_remembered_one_first() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let taken = TcpListener::bind((lo, 0)).await.unwrap();
+        let busy = taken.local_addr().unwrap().port();
+        let probe = TcpListener::bind((lo, 0)).await.unwrap();
+        let remembered = probe.local_addr().unwrap().port();
+        drop(probe);
+        let got = bind_with_fallback(lo, busy, Some(remembered))
+            .await
+            .unwrap();
+        assert_eq!(got.listener.local_addr().unwrap().port(), remembered);
+        assert_eq!(got.reason, Some(PortReason::Busy));
+    }
+
+    #[test]
+    fn permission_and_busy_are_told_apart() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(
+            port_reason(&Error::from(ErrorKind::PermissionDenied)),
+            PortReason::Permission
+        );
+        assert_eq!(
+            port_reason(&Error::from(ErrorKind::AddrInUse)),
+            PortReason::Busy
+        );
+    }
+
+    /// Port 80 needs administrator rights on Linux: the fallback says so and starts at the
+    /// default port, not at 81. (Skipped when this user may bind it, e.g. as root.)
+    #[tokio::test]
+    async fn a_reserved_port_is_a_permission_problem() {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        if let Ok(l) = TcpListener::bind((lo, 80)).await {
+            drop(l);
+            eprintln!("this user may bind port 80: nothing to test");
+            return;
+        }
+        let got = bind_with_fallback(lo, 80, None).await.unwrap();
+        let port = got.listener.local_addr().unwrap().port();
+        assert_eq!(got.reason, Some(PortReason::Permission));
+        assert!(port >= crate::DEFAULT_PORT || port > 1023, "{port}");
     }
 }

@@ -55,6 +55,8 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
     // is renamed and deleted.
     let calls: Vec<(&str, Value)> = vec![
         ("app_info", json!({})),
+        ("recent_log", json!({})),
+        ("open_log_folder", json!({})),
         ("list_connections", json!({})),
         ("pairing_info", json!({})),
         ("strength_state", json!({})),
@@ -102,6 +104,9 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
         for (name, args) in &calls {
             let answer = match invoke(&w, name, args.clone()) {
                 Ok(v) => v,
+                // The mock app has no opener plugin (nothing may pop up a file manager in a
+                // test): the refusal is the worded `io` the window shows.
+                Err(e) if *name == "open_log_folder" && e["kind"] == "open_failed" => Value::Null,
                 Err(e) => panic!("{name} {args}: refused with {e}"),
             };
             let arg_names: Vec<&String> = args.as_object().unwrap().keys().collect();

@@ -44,5 +44,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
-  --screenshot docs/screenshot.png --log-dir "$XDG_DATA_HOME"
+# E2E_TESTS picks the scenarios (default: both, in this order: the window's reuses the app's folders).
+status=0
+for t in ${E2E_TESTS:-app window}; do
+  case "$t" in
+    app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
+           --screenshot docs/screenshot.png --log-dir "$XDG_DATA_HOME" || status=1 ;;
+    window) python3 tests/e2e/test_window.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
+           --config-home "$XDG_CONFIG_HOME" --data-home "$XDG_DATA_HOME" --docs docs || status=1 ;;
+  esac
+done
+exit $status

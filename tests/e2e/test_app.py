@@ -202,6 +202,9 @@ def main():
     def _():
         try:
             blocker = socket.socket()
+            # As the app does (tokio sets it): a TIME_WAIT left by an earlier run must not
+            # make the test think someone else holds the port.
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             blocker.bind(("0.0.0.0", 9999))
             blocker.listen(1)
             ctx["blocker"] = blocker

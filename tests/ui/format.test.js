@@ -55,3 +55,16 @@ test("shortcutLabel", () => {
   assert.equal(shortcutLabel("CommandOrControl+Shift+Space", true), "⌘+Shift+Space");
   assert.equal(shortcutLabel("Pause"), "Pause");
 });
+
+test("the App's frequency value reads as a period in ms with its rate as a hint", async () => {
+  const { periodOption, restSeconds } = await import("../../ui/js/lib/format.js");
+  assert.deepEqual(periodOption(10), { ms: 10, hz: "100" });
+  assert.deepEqual(periodOption(20), { ms: 20, hz: "50" });
+  assert.deepEqual(periodOption(233), { ms: 233, hz: "4.3" });
+  assert.deepEqual(periodOption(1000), { ms: 1000, hz: "1" });
+  // Bigger = slower.
+  assert.ok(Number(periodOption(500).hz) < Number(periodOption(50).hz));
+  assert.equal(restSeconds(0), "0.0");
+  assert.equal(restSeconds(35), "0.4");
+  assert.equal(restSeconds(100), "1.0");
+});

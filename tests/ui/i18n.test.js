@@ -26,7 +26,7 @@ test("English and Chinese have the same keys and placeholders", () => {
 
 test("t fills placeholders and switches language", () => {
   setLanguage("en");
-  assert.equal(t("qr.portBusy", { requested: 9999, actual: 10000 }), "Port 9999 is busy, so the relay listens on 10000.");
+  assert.equal(t("qr.portBusy", { requested: 9999, actual: 10000 }), "Port 9999 is busy, so the relay listens on 10000; it keeps that port next time.");
   setLanguage("zh");
   assert.equal(t("estop.button"), "急停");
   setLanguage("xx");

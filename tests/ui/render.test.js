@@ -155,7 +155,7 @@ const DATA = {
     { id: "1f0e2d3c-0000-4000-8000-000000000002", role: "app", remote: "192.168.1.3:50000", connected_since_ms: 0, rtt_ms: 0.4, paired_with: "1f0e2d3c-0000-4000-8000-000000000001", ours: false },
     { id: "1f0e2d3c-0000-4000-8000-000000000003", role: "unknown", remote: "192.168.1.4:50001", connected_since_ms: 0, rtt_ms: 12, paired_with: null, ours: false },
   ],
-  pairing_info: { url: "https://www.dungeon-lab.com/app-download.php#DGLAB-SOCKET#ws://192.168.1.2:10000/1f0e2d3c", svg: "<svg/>", base: "ws://192.168.1.2:10000", chosen: "192.168.1.2", addresses: [{ addr: "192.168.1.2", interface: "eth0", tier: "lan" }], loopback_only: true, port: { requested: 9999, actual: 10000 } },
+  pairing_info: { url: "https://www.dungeon-lab.com/app-download.php#DGLAB-SOCKET#ws://192.168.1.2:10000/1f0e2d3c", svg: "<svg/>", base: "ws://192.168.1.2:10000", chosen: "192.168.1.2", addresses: [{ addr: "192.168.1.2", interface: "eth0", tier: "lan" }], loopback_only: true, port: { requested: 9999, actual: 10000, reason: "busy" } },
   strength_state: STRENGTH,
   get_settings: SETTINGS,
   save_settings: SETTINGS,
@@ -165,6 +165,7 @@ const DATA = {
   get_preset: { name: "我的波形", builtin: false, pattern: PATTERN },
   parse_share: { pattern: PATTERN, warnings: [{ kind: "share_empty_point", params: { at: 31 } }, { kind: "share_out_of_range", params: { at: 20, field: "rest", text: "300", used: 100 } }] },
   renew_lease: null,
+  recent_log: ["2026-12-02 07:00:00 INFO relay listening on 0.0.0.0:10000"],
 };
 // Tauri's own rejection of an argument, as the shell's mock-runtime test pins it.
 const REJECT = {
@@ -243,6 +244,7 @@ async function mountAll(lang) {
   const { SettingsDialog } = await m("SettingsDialog");
   const { ConfirmDialog } = await m("ConfirmDialog");
   const { notify } = await m("lib/dom");
+  const { PairingStatus } = await m("PairingStatus");
 
   new Toasts(el());
   const estop = new EmergencyStop(el(), DATA.app_info.lease_ms);
@@ -254,6 +256,7 @@ async function mountAll(lang) {
   new FeedbackList(el());
   new ConnectionTable(el());
   const settings = new SettingsDialog(el(), LIMITS);
+  new PairingStatus(el());
   await tick();
 
   estop.setShortcuts(DATA.app_info.shortcuts);
@@ -271,7 +274,7 @@ async function mountAll(lang) {
   fire("relay:connections", DATA.list_connections);
   fire("safety:state", STRENGTH);
   // Every kind, with every param any kind names: a placeholder left unfilled shows too.
-  const params = { channel: "A", asked: 80, to: 40, from: 0, cap_a: 10, cap_b: 20, apps: 1, failures: 0, at: 3, text: "300", used: 100, found: 2, field: "play_rate", moved_to: "/config/settings.json.corrupt-1", value: 300, max: 200, min: 0, frames: 120, code: 405, setting: "rise", rule: "query", reason: "no_section", what: "presets", url: "ws://192.168.1.2:10000", name: "我的波形" };
+  const params = { channel: "A", asked: 80, to: 40, from: 0, cap_a: 10, cap_b: 20, apps: 1, failures: 0, at: 3, text: "300", used: 100, found: 2, field: "play_rate", moved_to: "/config/settings.json.corrupt-1", value: 300, max: 200, min: 0, frames: 120, code: 405, setting: "rise", rule: "query", reason: "no_section", what: "presets", url: "ws://192.168.1.2:10000", name: "我的波形", names: "我的波形", path: "/data/logs" };
   for (const kind of CONTRACT.kinds) fire("safety:event", { kind, params });
   dialog.ask("?", { input: true, value: "我的波形" });
   await tick();
@@ -321,4 +324,15 @@ test("in English, nothing visible is Chinese the English table does not use itse
   const stray = new Set();
   for (const t of texts) for (const c of cjk(stripData(t))) if (!allowed.has(c)) stray.add(`${c} (in "${t}")`);
   assert.deepEqual([...stray], []);
+});
+
+test("built-in presets show English names in English and apart from the user's; the status line is lasting words", async () => {
+  const root = await mountAll("en");
+  const texts = visible(root);
+  assert.ok(texts.includes("Breath"), "呼吸 is Breath in English");
+  assert.ok(!texts.includes("呼吸"), "no built-in name left in Chinese");
+  assert.ok(texts.includes("My presets") && texts.includes("Built-in"));
+  assert.ok(texts.some((t) => t.startsWith("Phone connected")), texts.filter((t) => t.startsWith("Phone")).join());
+  const zh = visible(await mountAll("zh"));
+  assert.ok(zh.includes("呼吸") && zh.includes("内置预设") && zh.some((t) => t.startsWith("手机已连接")));
 });

@@ -3,8 +3,17 @@
 // export (copy) the current pattern's share string.
 
 import { backend, copyText } from "./backend.js";
-import { h, notify, setText } from "./lib/dom.js";
-import { t, words } from "./lib/i18n.js";
+import { h, setText } from "./lib/dom.js";
+import { has, t, words } from "./lib/i18n.js";
+
+/** Where unsaved edits wait while the page reloads (a language switch). */
+const STASH_KEY = "dglab.unsavedEdits";
+
+/** A preset's name as shown: built-ins are worded in the user's language (呼吸 = Breath);
+ *  the user's own names are theirs. The canonical name stays in data-name. */
+export function presetLabel(p) {
+  return p.builtin && has(`builtin.${p.name}`) ? t(`builtin.${p.name}`) : p.name;
+}
 
 export class PresetPanel {
   constructor(el, editor, dialog) {
@@ -19,7 +28,7 @@ export class PresetPanel {
     };
     this.el.append(
       h("h2", {}, t("presets.title")),
-      (this.list = h("ul", { class: "preset-panel__list", id: "preset-list", role: "listbox" })),
+      (this.list = h("div", { class: "preset-panel__list", id: "preset-list" })),
       (this.currentLabel = h("p", { class: "preset-panel__current", id: "preset-current" })),
       h(
         "div",
@@ -53,16 +62,59 @@ export class PresetPanel {
   }
 
   render(list) {
-    this.list.replaceChildren(
-      ...list.map((p) =>
+    const item = (p) =>
+      h(
+        "li",
+        { class: `preset-panel__item${this.current?.name === p.name ? " is-selected" : ""}`, "data-name": p.name, "data-builtin": String(p.builtin), role: "option" },
+        h("button", { type: "button", class: "preset-panel__load", title: presetLabel(p), onclick: () => this.load(p.name) }, presetLabel(p)),
         h(
-          "li",
-          { class: `preset-panel__item${this.current?.name === p.name ? " is-selected" : ""}`, "data-name": p.name, role: "option" },
-          h("button", { type: "button", class: "preset-panel__load", onclick: () => this.load(p.name) }, p.name),
-          h("span", { class: "preset-panel__meta" }, t("unit.seconds", { n: (p.durationMs / 1000).toFixed(1) }) + (p.builtin ? " · " + t("presets.builtin") : "")),
+          "span",
+          { class: "preset-panel__meta" },
+          t("unit.seconds", { n: (p.durationMs / 1000).toFixed(1) }),
+          p.builtin ? h("span", { class: "preset-panel__tag" }, t("presets.builtin")) : null,
         ),
-      ),
+      );
+    const mine = list.filter((p) => !p.builtin);
+    const builtins = list.filter((p) => p.builtin);
+    this.list.replaceChildren(
+      h("h3", { class: "preset-panel__group" }, t("presets.mine")),
+      mine.length
+        ? h("ul", { class: "preset-panel__items", id: "preset-list-mine", role: "listbox" }, ...mine.map(item))
+        : h("p", { class: "preset-panel__empty", id: "preset-list-mine-empty" }, t("presets.noneYet")),
+      h("h3", { class: "preset-panel__group" }, t("presets.builtins")),
+      h("ul", { class: "preset-panel__items", id: "preset-list-builtin", role: "listbox" }, ...builtins.map(item)),
     );
+  }
+
+  /** Brings a preset's row into view inside the scroll box (a new one lands out of sight). */
+  reveal(name) {
+    const li = [...this.list.querySelectorAll("li[data-name]")].find((el) => el.dataset.name === name);
+    li?.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Keeps the editor's unsaved state for the next page (see SettingsDialog's reload). */
+  stash(storage = window.sessionStorage) {
+    if (!this.dirty) return storage.removeItem(STASH_KEY);
+    storage.setItem(STASH_KEY, JSON.stringify({ pattern: this.editor.pattern, current: this.current, dirty: true }));
+  }
+
+  /** Takes back what stash() kept, once; says so. */
+  restore(storage = window.sessionStorage) {
+    const raw = storage.getItem(STASH_KEY);
+    storage.removeItem(STASH_KEY);
+    if (!raw) return false;
+    try {
+      const saved = JSON.parse(raw);
+      this.editor.load(saved.pattern);
+      this.current = saved.current ?? null;
+      this.dirty = true;
+      this.showCurrent();
+      this.refresh();
+      this.say(t("presets.editsKept"));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   say(text, error = false) {
@@ -71,7 +123,7 @@ export class PresetPanel {
   }
 
   showCurrent() {
-    const name = this.current?.name ?? t("presets.unsaved");
+    const name = this.current ? presetLabel(this.current) : t("presets.unsaved");
     setText(this.currentLabel, t("presets.current", { name }) + (this.dirty && this.current ? " *" : ""));
     this.saveBtn.disabled = !this.current || this.current.builtin;
     this.renameBtn.disabled = !this.current || this.current.builtin;
@@ -98,8 +150,9 @@ export class PresetPanel {
       this.current = { name, builtin: false };
       this.dirty = false;
       this.showCurrent();
-      this.refresh(list);
-      notify(t("presets.saved", { name }));
+      this.render(list);
+      this.reveal(name);
+      // Said once, in the panel's own line (a toast too would cover the panel's buttons).
       this.say(t("presets.saved", { name }));
       return true;
     } catch (e) {
@@ -126,7 +179,9 @@ export class PresetPanel {
       const list = await backend.renamePreset(this.current.name, to.trim());
       this.current = { name: to.trim(), builtin: false };
       this.showCurrent();
-      this.refresh(list);
+      this.render(list);
+      this.reveal(this.current.name);
+      this.say(t("presets.renamed", { name: this.current.name }));
     } catch (e) {
       this.say(words(e), true);
     }
@@ -135,10 +190,12 @@ export class PresetPanel {
   async remove() {
     if (!this.current || !(await this.dialog.ask(t("presets.confirmDelete", { name: this.current.name })))) return;
     try {
-      const list = await backend.deletePreset(this.current.name);
+      const name = this.current.name;
+      const list = await backend.deletePreset(name);
       this.current = null;
       this.showCurrent();
-      this.refresh(list);
+      this.render(list);
+      this.say(t("presets.deleted", { name }));
     } catch (e) {
       this.say(words(e), true);
     }

@@ -15,7 +15,7 @@ export class QrPanel {
       h(
         "div",
         { class: "qr-panel__url" },
-        (this.url = h("code", { id: "pairing-url", tabindex: "0" }, "…")),
+        (this.url = h("code", { id: "pairing-url", tabindex: "0" }, t("qr.loading"))),
         (this.copyBtn = h("button", { type: "button", id: "copy-url", onclick: () => this.copy() }, t("qr.copy"))),
       ),
       h("p", { class: "qr-panel__hint" }, t("qr.hint")),
@@ -70,7 +70,9 @@ export class QrPanel {
     this.select.value = typed || info.addresses.some((a) => a.addr === info.chosen && a !== info.addresses[0]) ? info.chosen : "";
     if (typed) this.manual.placeholder = info.chosen;
     const notes = [];
-    if (info.port.actual !== info.port.requested) notes.push(t("qr.portBusy", info.port));
+    // Why the port differs (a reserved port needs administrator rights; else it is busy);
+    // the fallback is kept for the next start, so the QR code stays the same.
+    if (info.port.actual !== info.port.requested) notes.push(t(info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
     if (info.loopback_only && !typed) notes.push(t("qr.noLan"));
     setText(this.notice, notes.join(" "));
   }

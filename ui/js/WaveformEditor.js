@@ -1,4 +1,5 @@
-// The waveform editor: the App's pattern model (sections with frequencies in Hz, duration,
+// The waveform editor: the App's pattern model (sections with frequencies — the App's
+// value, a pulse period in ms — duration,
 // mode, enabled; intensity points as bars dragged on a canvas; anchors), a live preview of
 // the expanded frames from the core, playback on A, B or both, once or looped, and
 // undo/redo. The core validates, expands and decodes, and gives the model's tables and
@@ -9,7 +10,8 @@ import { h, options, setText } from "./lib/dom.js";
 import { barAt, barLayout, framesToSlots, valueForY, yForValue } from "./lib/canvas-geometry.js";
 import { createHistory } from "./lib/history.js";
 import * as edit from "./lib/pattern-edit.js";
-import { tenthsToSeconds } from "./lib/format.js";
+import { periodOption, restSeconds, tenthsToSeconds } from "./lib/format.js";
+import { bindNumberField } from "./lib/number-field.js";
 import { t, words } from "./lib/i18n.js";
 
 const PREVIEW_DELAY_MS = 60;
@@ -26,9 +28,11 @@ export class WaveformEditor {
     this.expansion = null;
     this.onChange = null; // set by the preset panel: called after every edit
 
-    const freqOpts = limits.freq.map((hz, i) => [i, `${hz} Hz`]);
+    // As in the App: the value is the pulse period in ms (bigger = slower); the rate is a hint.
+    const freqOpts = limits.freq.map((ms, i) => [i, t("wave.freqOption", periodOption(ms))]);
     const durOpts = limits.duration.map((d, i) => [i, t("unit.seconds", { n: tenthsToSeconds(d) })]);
-    const field = (label, input) => h("label", { class: "waveform-editor__field" }, h("span", {}, label), input);
+    const field = (label, input, tip, after) =>
+      h("label", { class: "waveform-editor__field", title: tip ?? false }, h("span", tip ? { "data-tip": "" } : {}, label), input, after ?? null);
 
     this.el.append(
       h(
@@ -37,17 +41,17 @@ export class WaveformEditor {
         h("h2", {}, t("wave.title")),
         (this.undoBtn = h("button", { type: "button", id: "wave-undo", onclick: () => this.undo() }, t("wave.undo"))),
         (this.redoBtn = h("button", { type: "button", id: "wave-redo", onclick: () => this.redo() }, t("wave.redo"))),
-        field(t("wave.rest"), (this.rest = h("input", { type: "number", min: String(limits.rest.min), max: String(limits.rest.max), id: "wave-rest", onchange: () => this.apply(edit.setHeaderField(this.pattern, "rest", Number(this.rest.value))) }))),
-        field(t("wave.rate"), (this.rate = h("select", { id: "wave-rate", onchange: () => this.apply(edit.setHeaderField(this.pattern, "playRate", Number(this.rate.value))) }, ...options(limits.play_rates.map((r) => [r, `×${r}`]))))),
+        field(t("wave.rest"), (this.rest = h("input", { type: "number", id: "wave-rest" })), t("tip.rest"), (this.restHint = h("span", { class: "field-hint", id: "wave-rest-hint" }))),
+        field(t("wave.rate"), (this.rate = h("select", { id: "wave-rate", onchange: () => this.apply(edit.setHeaderField(this.pattern, "playRate", Number(this.rate.value))) }, ...options(limits.play_rates.map((r) => [r, `×${r}`])))), t("tip.rate")),
       ),
       (this.tabs = h("div", { class: "waveform-editor__tabs", role: "tablist" })),
       h(
         "div",
         { class: "waveform-editor__section" },
-        field(t("wave.freqA"), (this.freqA = h("select", { id: "wave-freq-a", onchange: () => this.setField("freqA", Number(this.freqA.value)) }, ...options(freqOpts)))),
-        field(t("wave.freqB"), (this.freqB = h("select", { id: "wave-freq-b", onchange: () => this.setField("freqB", Number(this.freqB.value)) }, ...options(freqOpts)))),
-        field(t("wave.duration"), (this.duration = h("select", { id: "wave-duration", onchange: () => this.setField("duration", Number(this.duration.value)) }, ...options(durOpts)))),
-        field(t("wave.mode"), (this.mode = h("select", { id: "wave-mode", onchange: () => this.setField("mode", this.mode.value) }, ...options(limits.modes.map((m) => [m, t(`wave.mode.${m}`)]))))),
+        field(t("wave.freqA"), (this.freqA = h("select", { id: "wave-freq-a", onchange: () => this.setField("freqA", Number(this.freqA.value)) }, ...options(freqOpts))), t("tip.freq")),
+        field(t("wave.freqB"), (this.freqB = h("select", { id: "wave-freq-b", onchange: () => this.setField("freqB", Number(this.freqB.value)) }, ...options(freqOpts))), t("tip.freq")),
+        field(t("wave.duration"), (this.duration = h("select", { id: "wave-duration", onchange: () => this.setField("duration", Number(this.duration.value)) }, ...options(durOpts))), t("tip.duration")),
+        field(t("wave.mode"), (this.mode = h("select", { id: "wave-mode", onchange: () => this.setField("mode", this.mode.value) }, ...options(limits.modes.map((m) => [m, t(`wave.mode.${m}`)])))), t("tip.mode")),
         h("label", { class: "waveform-editor__check" }, (this.enabled = h("input", { type: "checkbox", id: "wave-enabled", onchange: () => this.setField("enabled", this.enabled.checked) })), " " + t("wave.enabled")),
         h("button", { type: "button", id: "wave-remove-section", onclick: () => this.removeSection() }, t("wave.removeSection")),
       ),
@@ -57,7 +61,7 @@ export class WaveformEditor {
         { class: "waveform-editor__points" },
         h("button", { type: "button", id: "wave-add-point", onclick: () => this.addPoint() }, t("wave.addPoint")),
         h("button", { type: "button", id: "wave-remove-point", onclick: () => this.removePoint() }, t("wave.removePoint")),
-        h("label", { class: "waveform-editor__check" }, (this.anchor = h("input", { type: "checkbox", id: "wave-anchor", onchange: () => this.apply(edit.toggleAnchor(this.pattern, this.section, this.point)) })), " " + t("wave.anchor")),
+        h("label", { class: "waveform-editor__check", title: t("tip.anchor") }, (this.anchor = h("input", { type: "checkbox", id: "wave-anchor", onchange: () => this.apply(edit.toggleAnchor(this.pattern, this.section, this.point)) })), h("span", { "data-tip": "" }, t("wave.anchor"))),
         (this.pointLabel = h("span", { class: "waveform-editor__point-label", id: "wave-point-label" })),
       ),
       (this.preview = h("canvas", { class: "waveform-editor__preview", id: "wave-preview", "aria-label": t("wave.previewLabel") })),
@@ -75,6 +79,12 @@ export class WaveformEditor {
       (this.error = h("p", { class: "waveform-editor__error", id: "wave-error", role: "alert" })),
     );
 
+    bindNumberField(this.rest, {
+      range: limits.rest,
+      current: () => this.pattern.rest,
+      apply: (v) => this.apply(edit.setHeaderField(this.pattern, "rest", v)),
+      message: this.error,
+    });
     this.bars.addEventListener("pointerdown", (e) => this.pointerDown(e));
     this.bars.addEventListener("pointermove", (e) => this.pointerMove(e));
     this.bars.addEventListener("pointerup", (e) => this.pointerUp(e));
@@ -194,6 +204,7 @@ export class WaveformEditor {
     const s = p.sections[this.section];
     this.point = Math.min(this.point, s.points.length - 1);
     this.rest.value = String(p.rest);
+    setText(this.restHint, t("wave.restSeconds", { n: restSeconds(p.rest) }));
     this.rate.value = String(p.playRate);
     const tabs = p.sections.map((sec, i) =>
       h("button", { type: "button", role: "tab", class: `waveform-editor__tab${i === this.section ? " is-selected" : ""}${sec.enabled ? "" : " is-off"}`, "data-section": i, onclick: () => this.selectSection(i) }, t("wave.section", { n: i + 1 })),

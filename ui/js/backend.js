@@ -54,6 +54,11 @@ export const backend = {
 
   getSettings: () => invoke("get_settings"),
   saveSettings: (settings) => invoke("save_settings", { settings }),
+  /** The last lines of the log file, newest last. */
+  recentLog: () => invoke("recent_log"),
+  openLogFolder: () => invoke("open_log_folder"),
+  /** Native parts of the window (menus, <select> popups) in "light", "dark" or the system's. */
+  setWindowTheme: (theme) => tauri.window.getCurrentWindow().setTheme(theme === "light" || theme === "dark" ? theme : null),
 
   onConnections: (fn) => listen(EVENT_CONNECTIONS, fn),
   onTerminal: (fn) => listen(EVENT_TERMINAL, fn),
@@ -62,16 +67,8 @@ export const backend = {
   onPlayer: (fn) => listen(EVENT_PLAYER, fn),
 };
 
-/** Copies text to the clipboard, with the legacy path for older WebKitGTK. */
-export async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    const ta = document.createElement("textarea");
-    ta.value = text;
-    document.body.append(ta);
-    ta.select();
-    document.execCommand("copy");
-    ta.remove();
-  }
+/** Copies text to the clipboard through Tauri's clipboard plugin (the webview's own
+ *  clipboard API reports success on WebKitGTK without copying). */
+export function copyText(text) {
+  return invoke("plugin:clipboard-manager|write_text", { text });
 }

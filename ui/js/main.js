@@ -13,6 +13,8 @@ import { PresetPanel } from "./PresetPanel.js";
 import { SettingsDialog } from "./SettingsDialog.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
 import { Toasts } from "./Toasts.js";
+import { PairingStatus } from "./PairingStatus.js";
+import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -21,6 +23,10 @@ const $ = (sel) => document.querySelector(sel);
 const [{ settings, limits: settingsLimits }, limits, info] = await Promise.all([backend.getSettings(), backend.patternLimits(), backend.appInfo()]);
 setLanguage(settings.language);
 document.documentElement.lang = settings.language === "zh" ? "zh-CN" : "en";
+// The theme and language are remembered so the next start-up state is drawn in them.
+applyTheme(document.documentElement, settings.theme);
+rememberPrefs(window.localStorage, settings);
+backend.setWindowTheme(settings.theme).catch((e) => console.warn("theme:", e));
 // The page's own labels name their keys (data-i18n-aria-label); the components word theirs.
 for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
 
@@ -29,13 +35,21 @@ const estop = new EmergencyStop($(".emergency-stop"), info.lease_ms);
 new QrPanel($(".qr-panel"));
 new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
 const editor = new WaveformEditor($(".waveform-editor"), limits);
-new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
+const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new ConnectionTable($(".connection-table"));
-const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits);
+new PairingStatus($("#pairing-status"));
+const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });
+const restored = presets.restore();
 $("#open-settings").textContent = "⚙ " + t("app.settings");
 $("#open-settings").addEventListener("click", () => settingsDialog.open());
 
 estop.setShortcuts(info.shortcuts);
 $("#version").textContent = `v${info.version}`;
 for (const n of info.notices) notify(words(n), "error");
+// Presets set aside at start are said where the presets are too, and stay said.
+const presetNotice = info.notices.find((n) => n.kind.startsWith("presets_"));
+if (presetNotice) presets.say(words(presetNotice) + (restored ? " " + t("presets.editsKept") : ""), true);
+// Everything is mounted: the start-up state gives way to the window.
+document.body.classList.remove("is-starting");
+window.__dglabReadyAt = performance.now();

@@ -60,3 +60,17 @@ export function shortcutLabel(accelerator, isMac = false) {
     .replace(/\b(CommandOrControl|CmdOrCtrl|CmdOrControl|CommandOrCtrl)\b/g, isMac ? "⌘" : "Ctrl")
     .replace(/\bControl\b/g, "Ctrl");
 }
+
+/** The App's "frequency" value is a pulse period in ms (bigger = slower): `{ms, hz}` for
+ *  the option label, the rate rounded to what reads well (100, 4.3, 1). */
+export function periodOption(ms) {
+  const hz = 1000 / Number(ms);
+  const rounded = hz >= 10 ? Math.round(hz) : Math.round(hz * 10) / 10;
+  return { ms: Number(ms), hz: String(rounded) };
+}
+
+/** The rest after the last section, in seconds as played: `ceil(L / 10)` frames of 0.1 s
+ *  (docs/waveform-format.md §6.5), e.g. 35 → "0.4". */
+export function restSeconds(rest) {
+  return (Math.ceil(Number(rest) / 10) / 10).toFixed(1);
+}
