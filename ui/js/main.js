@@ -13,6 +13,7 @@ import { PresetPanel } from "./PresetPanel.js";
 import { SettingsDialog } from "./SettingsDialog.js";
 import { ConfirmDialog } from "./ConfirmDialog.js";
 import { Toasts } from "./Toasts.js";
+import { SafetyLog } from "./SafetyLog.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -31,6 +32,7 @@ new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
 const editor = new WaveformEditor($(".waveform-editor"), limits);
 new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
+new SafetyLog($(".safety-log"));
 new ConnectionTable($(".connection-table"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits);
 $("#open-settings").textContent = "⚙ " + t("app.settings");
