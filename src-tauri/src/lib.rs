@@ -138,6 +138,10 @@ pub fn start_services<R: Runtime>(
 fn shut_down<R: Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.safety.emergency_stop();
+        // Not the single instance any more: a launch while the relay closes (up to a
+        // second) must start afresh, not hand over to this exiting one (which would never
+        // answer, and the new launch would fail to start at all).
+        tauri_plugin_single_instance::destroy(app);
         tauri::async_runtime::block_on(state.relay.shutdown());
         log::info!("relay shut down");
     }
