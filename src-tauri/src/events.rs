@@ -5,6 +5,7 @@
 //! connected or paired: a handful of rows, and the UI never has to patch its table from
 //! partial events (nor fall out of step when a broadcast lags).
 
+use crate::audit::StopView;
 use crate::error::CommandError;
 use crate::notice::{self, Notice};
 use crate::state::AppState;
@@ -32,15 +33,19 @@ pub const EVENT_SAFETY: &str = "safety:event";
 pub const EVENT_SAFETY_STATE: &str = "safety:state";
 /// Payload: [`ProgressView`], whenever a player's progress changes (≤ 10/s per channel).
 pub const EVENT_PLAYER: &str = "player:progress";
+/// Payload: `Option<`[`StopView`]`>`, whenever the last stop's state changes: a stop, an
+/// App confirming 0 or leaving, re-arm (`null`).
+pub const EVENT_STOP: &str = "safety:stop";
 
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 5] = [
+pub const EVENT_NAMES: [&str; 6] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
     EVENT_SAFETY_STATE,
     EVENT_PLAYER,
+    EVENT_STOP,
 ];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.
@@ -173,7 +178,7 @@ pub fn spawn_forwarders<R: Runtime>(
 ) {
     let ours = state.guarded.id();
     let (relay, mut rx) = (state.relay.clone(), state.relay.subscribe());
-    let a = app.clone();
+    let (a, audit, safety) = (app.clone(), state.audit.clone(), state.safety.clone());
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
@@ -185,6 +190,10 @@ pub fn spawn_forwarders<R: Runtime>(
                 Err(RecvError::Closed) => break,
             }
             emit(&a, EVENT_CONNECTIONS, connections(&relay, ours));
+            // An App that left stops waiting for its confirmation.
+            if let Some(view) = audit.refresh(&safety, &relay) {
+                emit(&a, EVENT_STOP, view);
+            }
         }
     });
 
@@ -210,13 +219,23 @@ pub fn spawn_forwarders<R: Runtime>(
     });
 
     let (guarded, safety, a) = (state.guarded.clone(), state.safety.clone(), app.clone());
+    let (audit, relay) = (state.audit.clone(), state.relay.clone());
     let mut rx = state.safety.subscribe();
     tauri::async_runtime::spawn(async move {
         loop {
-            match rx.recv().await {
-                Ok(ev) => emit(&a, EVENT_SAFETY, notice::safety(&ev)),
-                Err(RecvError::Lagged(n)) => log::debug!("safety events lagged by {n}"),
+            let stop: Option<Option<StopView>> = match rx.recv().await {
+                Ok(ev) => {
+                    emit(&a, EVENT_SAFETY, audit.push(notice::safety(&ev)).notice);
+                    audit.on_safety(&ev, guarded.app(), &safety, &relay)
+                }
+                Err(RecvError::Lagged(n)) => {
+                    log::warn!("safety events lagged by {n}; the log file has them all");
+                    audit.refresh(&safety, &relay)
+                }
                 Err(RecvError::Closed) => break,
+            };
+            if let Some(view) = stop {
+                emit(&a, EVENT_STOP, view);
             }
             emit(&a, EVENT_SAFETY_STATE, gate_view(&guarded, &safety));
         }

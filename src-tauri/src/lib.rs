@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - `state`: [`state::AppState`], everything a command may reach (relay, safety gate,
-//!   guarded terminal, players, presets, settings, port).
+//!   guarded terminal, players, presets, settings, port, audit).
+//! - `audit`: the recent safety events and the last stop's state, App by App.
+//! - `last_resort`: the emergency stop on SIGINT/SIGTERM/SIGHUP and on any panic.
 //! - `commands/`: the invoke handlers, one file per area (`relay`, `strength`, `waveform`,
 //!   `presets`, `settings`, `app`).
 //! - `events`: forwards relay, terminal, safety and player events to the window; the names.
@@ -19,9 +21,11 @@
 //! node tests hold `ui/js/backend.js` and the wording table against. Limits (pattern,
 //! settings, strength) are sent, not repeated in JS.
 
+pub mod audit;
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod last_resort;
 pub mod notice;
 pub mod settings;
 pub mod state;
@@ -92,6 +96,9 @@ commands![
     strength::set_strength,
     strength::step_strength,
     strength::emergency_stop,
+    strength::stop_status,
+    strength::recent_safety_events,
+    strength::set_follow_soft_limit,
     strength::rearm,
     strength::renew_lease,
     strength::set_caps,
@@ -121,6 +128,8 @@ pub fn start_services<R: Runtime>(
     // The relay's and players' tasks live on Tauri's own Tokio runtime, which outlives setup.
     let (state, events) = tauri::async_runtime::block_on(AppState::start(services))?;
     events::spawn_forwarders(app, &state, events);
+    // From here on a panic anywhere in the process stops every App first.
+    last_resort::stop_on_panic(state.safety.clone());
     app.manage(state);
     Ok(())
 }
@@ -131,8 +140,28 @@ pub fn start_services<R: Runtime>(
 fn shut_down<R: Runtime>(app: &AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.safety.emergency_stop();
+        // Not the single instance any more: a launch while the relay closes (up to a
+        // second) must start afresh, not hand over to this exiting one (which would never
+        // answer, and the new launch would fail to start at all).
+        tauri_plugin_single_instance::destroy(app);
         tauri::async_runtime::block_on(state.relay.shutdown());
         log::info!("relay shut down");
+    }
+}
+
+/// Bytes per log file before it rotates (sized in `run`).
+pub const LOG_FILE_BYTES: u128 = 8 * 1024 * 1024;
+/// Rotated log files kept besides the live one (sized in `run`).
+pub const LOG_FILES_KEPT: usize = 4;
+
+/// Brings the main window to the front: shown, unminimised, focused.
+pub fn focus_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        if let Err(e) = w.set_focus() {
+            log::warn!("cannot focus the window: {e}");
+        }
     }
 }
 
@@ -165,8 +194,19 @@ fn register_shortcuts<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// When the window system cannot be initialised (no display): use `dglab-relay serve
 /// --local-terminal` there instead.
 pub fn run() {
+    // The audit trail must cover a day of use. What is logged at info and above: every
+    // safety decision that changed or refused a request (one line per request, not per
+    // ramp step), pairings, App reports that were corrected, stops. A busy session is about
+    // one request a second while the user plays (a slider drag is throttled to 12/s, but
+    // only in bursts), so ~2 lines/s with their clamp/ramp notices, ~180 bytes each: about
+    // 1.3 MB an hour, 10-16 MB for a long day of 8-12 hours. The plugin's default (one
+    // 40 kB file, the previous one overwritten) held minutes of that. Five files of 8 MB
+    // (the live one plus four rotated) keep 32-40 MB: two such days, or a whole day of
+    // sustained dragging at 12 requests a second for 4 hours.
     let log = tauri_plugin_log::Builder::new()
         .level(log::LevelFilter::Info)
+        .max_file_size(LOG_FILE_BYTES)
+        .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT))
         .targets([
             tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::Stdout),
             tauri_plugin_log::Target::new(tauri_plugin_log::TargetKind::LogDir {
@@ -175,6 +215,12 @@ pub fn run() {
         ])
         .build();
     let app = build_app(Builder::default())
+        // First, as the plugin asks: a second launch hands over to the running one and
+        // exits in its own plugin setup, before ours below could start a second relay.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            log::info!("a second launch: focusing this window instead");
+            focus_main(app);
+        }))
         .plugin(log)
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
@@ -189,6 +235,8 @@ pub fn run() {
             start_services(app.handle(), services)?;
             #[cfg(desktop)]
             register_shortcuts(app.handle())?;
+            #[cfg(unix)]
+            last_resort::stop_on_signals(app.handle(), |app| app.exit(0));
             Ok(())
         })
         .build(tauri::generate_context!())

@@ -69,13 +69,16 @@ pub struct Settings {
     pub preferred_address: Option<String>,
     /// "en" or "zh".
     pub language: String,
-    /// Per channel: hold the strength at the App's soft limit (A, B).
-    pub follow_soft_limit: [bool; 2],
     /// The port the relay fell back to when `port` could not be used; tried first at the
     /// next start so the QR code stays the same. Written by the app, not the user.
     pub fallback_port: Option<u16>,
     /// "system", "light" or "dark".
     pub theme: String,
+    // "Follow the App's soft limit" is deliberately not a setting: every start pairs the
+    // phone afresh and a pairing switches following off (nothing rises by itself), so a
+    // saved "on" could never take effect; it lives in the core gate
+    // (`ChannelState.follow`), set by the `set_follow_soft_limit` command. An older file's
+    // `followSoftLimit` is ignored like any unknown field.
 }
 
 /// The themes the window offers.
@@ -91,7 +94,6 @@ impl Default for Settings {
             max_rise_per_sec: SafetyConfig::DEFAULT_MAX_RISE_PER_SEC,
             preferred_address: None,
             language: "en".into(),
-            follow_soft_limit: [false, false],
             fallback_port: None,
             theme: "system".into(),
         }
@@ -223,6 +225,22 @@ mod tests {
         let (aside, why) = file.recovered.unwrap();
         assert!(why.contains("cap"), "{why}");
         assert_eq!(std::fs::read_to_string(aside).unwrap(), r#"{"capA": 250}"#);
+    }
+
+    #[test]
+    fn an_old_saved_follow_soft_limit_is_ignored() {
+        let dir = temp_dir("follow");
+        std::fs::write(
+            dir.join(FILE_NAME),
+            r#"{"capA": 30, "followSoftLimit": [true, true]}"#,
+        )
+        .unwrap();
+        let (s, file) = load(&dir);
+        assert!(file.recovered.is_none());
+        assert_eq!(s.cap_a, 30);
+        save(&file.path, &s).unwrap();
+        let text = std::fs::read_to_string(&file.path).unwrap();
+        assert!(!text.contains("follow"), "{text}");
     }
 
     #[test]

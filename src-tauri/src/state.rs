@@ -2,6 +2,7 @@
 //! the one guarded terminal behind it, a player per channel, the preset store, the
 //! settings, and the port we ended up on.
 
+use crate::audit::Audit;
 use crate::settings::{self, Settings, SettingsFile};
 use dglab_core::player::{Player, PlayerConfig};
 use dglab_core::presets::{PresetStore, Recovered, SetAside};
@@ -11,7 +12,7 @@ use dglab_core::{GuardedTerminal, RelayConfig, RelayHandle, SafetyConfig, Safety
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -106,6 +107,13 @@ pub struct AppState {
     pub presets_set_aside: Option<SetAside>,
     /// The settings as saved; a command holds the lock only to read or replace them.
     pub settings: Mutex<Settings>,
+    /// Serialises every settings change from read to file to memory
+    /// ([`AppState::update_settings`]), so two saves at once (caps and the pairing address,
+    /// say) never lose one another's change. Held only on a blocking thread, never on the
+    /// main thread and never across `.await`.
+    save_lock: Mutex<()>,
+    /// The recent safety events and the last stop's state, App by App, for the window.
+    pub audit: Arc<Audit>,
     /// Where the settings live, and whether a broken file was moved aside.
     pub settings_file: SettingsFile,
     /// The settings the services were started with (port, heartbeat and rise rate only
@@ -216,6 +224,8 @@ impl AppState {
             presets_set_aside,
             started_with: settings.clone(),
             settings: Mutex::new(settings),
+            save_lock: Mutex::new(()),
+            audit: Arc::default(),
             settings_file,
             port: PortInfo {
                 requested: preferred_port,
@@ -230,6 +240,29 @@ impl AppState {
     /// The current settings (the lock is never held across anything slow).
     pub fn settings(&self) -> MutexGuard<'_, Settings> {
         self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the settings: `change` edits a copy of the current ones, which is then
+    /// validated, written atomically and kept, all under one lock so concurrent changes
+    /// apply one after the other. Does file I/O: call it off the main thread.
+    ///
+    /// # Errors
+    /// `change`'s error; `invalid_setting`; `io` when the file cannot be written (nothing
+    /// changes then).
+    pub fn update_settings<T>(
+        &self,
+        change: impl FnOnce(&mut Settings) -> Result<T, crate::error::CommandError>,
+    ) -> Result<(T, Settings), crate::error::CommandError> {
+        let _one_at_a_time = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.settings().clone();
+        let out = change(&mut next)?;
+        next.validate()?;
+        settings::save(&self.settings_file.path, &next).map_err(|e| {
+            log::error!("cannot save {}: {e}", self.settings_file.path.display());
+            crate::error::CommandError::new(crate::notice::Kind::Io).with("what", "settings")
+        })?;
+        *self.settings() = next.clone();
+        Ok((out, next))
     }
 
     /// The settings the running services were started with.

@@ -296,3 +296,216 @@ fn settings_are_validated_saved_and_say_when_a_restart_is_needed() {
     assert_eq!(file["language"], "zh");
     assert_eq!(file["capA"], 12);
 }
+
+const STOP: [&str; 4] = ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"];
+
+/// Polls `cmd` until `ok` holds for its answer (events reach the shell's views
+/// asynchronously).
+fn until(
+    w: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = invoke(w, cmd, json!({})).unwrap();
+        if ok(&last) {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{cmd} never became what was expected; last: {last}");
+}
+
+#[test]
+fn stop_with_no_phone_latches_and_says_no_app() {
+    let (_app, w) = app_in(&scratch("stop-alone"));
+    assert_eq!(invoke(&w, "stop_status", json!({})).unwrap(), Value::Null);
+    let report = invoke(&w, "emergency_stop", json!({})).unwrap();
+    assert_eq!(report["apps"], 0);
+    assert_eq!(
+        invoke(&w, "strength_state", json!({})).unwrap()["latched"],
+        true
+    );
+    let view = until(&w, "stop_status", |v| !v.is_null());
+    assert_eq!(view["apps"], json!([]));
+    assert_eq!(view["confirmed_unnamed"], 0);
+    assert_eq!(view["cause"], "stop");
+    invoke(&w, "rearm", json!({})).unwrap();
+    until(&w, "stop_status", Value::is_null);
+}
+
+#[test]
+fn a_stop_waits_for_the_apps_zero_report_resends_until_then_and_lists_the_app() {
+    let (_app, w) = app_in(&scratch("stop-confirm"));
+    let info = invoke(&w, "pairing_info", json!({})).unwrap();
+    tauri::async_runtime::block_on(async {
+        let mut phone = FakeApp::pair(&info).await;
+        phone.pump(|_| true).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        invoke(&w, "set_strength", json!({ "channel": "A", "value": 2 })).unwrap();
+        phone
+            .pump(|g| g.last().is_some_and(|m| m == "strength-1+2+2"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        invoke(&w, "emergency_stop", json!({})).unwrap();
+        // A phone slow to answer: the stop arrives, no report yet.
+        // (then the two players' own clears, in either order)
+        let got = phone.take(6).await;
+        assert_eq!(got[..4], STOP);
+        assert!(got[4..].iter().all(|m| m.starts_with("clear-")), "{got:?}");
+        let view = until(&w, "stop_status", |v| v["apps"][0]["state"] == "waiting");
+        assert_eq!(view["apps"][0]["app"], info_app(&w));
+        // Not confirmed: sent again about a second later.
+        let again = tokio::time::timeout(Duration::from_secs(3), phone.take(4))
+            .await
+            .expect("the stop is re-sent");
+        assert_eq!(again, STOP);
+        // The App reports 0/0: confirmed.
+        phone.strength = [0, 0];
+        phone.report().await;
+        let view = until(&w, "stop_status", |v| v["apps"][0]["state"] == "confirmed");
+        assert_eq!(view["apps"].as_array().unwrap().len(), 1);
+        let recent = invoke(&w, "recent_safety_events", json!({})).unwrap();
+        let kinds: Vec<&str> = recent
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["notice"]["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"emergency_stop"), "{kinds:?}");
+        assert!(kinds.contains(&"stop_confirmed"), "{kinds:?}");
+        assert!(recent[0]["at_ms"].as_u64().unwrap() > 1_600_000_000_000);
+    });
+}
+
+/// The App paired with our terminal, from the gate's view.
+fn info_app(w: &tauri::WebviewWindow<tauri::test::MockRuntime>) -> Value {
+    invoke(w, "strength_state", json!({})).unwrap()["app"].clone()
+}
+
+#[test]
+fn an_app_that_leaves_before_confirming_is_shown_as_left() {
+    let (_app, w) = app_in(&scratch("stop-left"));
+    let info = invoke(&w, "pairing_info", json!({})).unwrap();
+    tauri::async_runtime::block_on(async {
+        let mut phone = FakeApp::pair(&info).await;
+        phone.pump(|_| true).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        invoke(&w, "set_strength", json!({ "channel": "B", "value": 1 })).unwrap();
+        phone
+            .pump(|g| g.last().is_some_and(|m| m == "strength-2+2+1"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        invoke(&w, "emergency_stop", json!({})).unwrap();
+        assert_eq!(phone.take(4).await, STOP);
+        until(&w, "stop_status", |v| v["apps"][0]["state"] == "waiting");
+        drop(phone);
+        until(&w, "stop_status", |v| v["apps"][0]["state"] == "left");
+    });
+}
+
+#[test]
+fn follow_soft_limit_is_the_gates_refused_while_stopped_and_switched_off_by_a_stop() {
+    let (_app, w) = app_in(&scratch("follow"));
+    let info = invoke(&w, "pairing_info", json!({})).unwrap();
+    tauri::async_runtime::block_on(async {
+        let mut phone = FakeApp::pair(&info).await;
+        phone.limit = [100, 2];
+        phone.report().await;
+        phone.pump(|_| true).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let view = invoke(
+            &w,
+            "set_follow_soft_limit",
+            json!({ "channel": "B", "on": true }),
+        )
+        .unwrap();
+        assert_eq!(view["channels"][1]["follow"], true);
+        assert_eq!(view["channels"][0]["follow"], false);
+        phone
+            .pump(|g| g.last().is_some_and(|m| m == "strength-2+2+2"))
+            .await;
+
+        invoke(&w, "emergency_stop", json!({})).unwrap();
+        let view = invoke(&w, "strength_state", json!({})).unwrap();
+        assert_eq!(
+            view["channels"][1]["follow"], false,
+            "a stop switches it off"
+        );
+        let err = invoke(
+            &w,
+            "set_follow_soft_limit",
+            json!({ "channel": "B", "on": true }),
+        )
+        .unwrap_err();
+        assert_eq!(err["kind"], "stopped");
+
+        // Re-arm restores nothing: following stays off, targets stay 0, nothing is sent up.
+        invoke(&w, "rearm", json!({})).unwrap();
+        let view = invoke(&w, "strength_state", json!({})).unwrap();
+        assert_eq!(view["channels"][1]["follow"], false);
+        assert_eq!(view["channels"][1]["target"], 0);
+        assert_eq!(view["channels"][0]["target"], 0);
+        phone.limit = [100, 5];
+        phone.report().await;
+        let late = tokio::time::timeout(Duration::from_millis(1500), phone.take(1)).await;
+        if let Ok(got) = late {
+            assert!(
+                got.iter()
+                    .all(|m| !m.starts_with("strength-") || m.ends_with("+0")),
+                "{got:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn settings_changes_at_the_same_time_never_lose_one_another() {
+    let dir = scratch("settings-race");
+    let (_app, w) = app_in(&dir);
+    let info = invoke(&w, "pairing_info", json!({})).unwrap();
+    let port = info["port"]["actual"].as_u64().unwrap();
+    let typed = format!("ws://127.0.0.1:{port}");
+    let choice = |i: u8| i.is_multiple_of(2).then(|| typed.clone());
+    const ROUNDS: u8 = 100;
+    // Each round the caps and the pairing address are saved at the same moment; after the
+    // round both changes must be in memory and in the file.
+    let go = std::sync::Barrier::new(3);
+    let done = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 1..=ROUNDS {
+                go.wait();
+                let _ = invoke(&w, "set_caps", json!({ "capA": i, "capB": i }));
+                done.wait();
+            }
+        });
+        s.spawn(|| {
+            for i in 1..=ROUNDS {
+                go.wait();
+                let _ = invoke(&w, "set_pairing_address", json!({ "choice": choice(i) }));
+                done.wait();
+            }
+        });
+        // Mismatches are collected, not asserted here: a panic would leave the two
+        // threads waiting at the barrier.
+        let mut lost = Vec::new();
+        for i in 1..=ROUNDS {
+            go.wait();
+            done.wait();
+            let file: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("config/settings.json")).unwrap(),
+            )
+            .unwrap();
+            let view = invoke(&w, "get_settings", json!({})).unwrap()["settings"].clone();
+            for s in [&file, &view] {
+                if s["capA"] != i || s["preferredAddress"] != json!(choice(i)) {
+                    lost.push(format!("round {i}: {s}"));
+                }
+            }
+        }
+        assert!(lost.is_empty(), "{} lost updates: {lost:?}", lost.len());
+    });
+}

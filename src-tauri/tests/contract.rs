@@ -75,7 +75,13 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             json!({ "channels": ["A"], "pattern": pattern, "repeat": "once" }),
         ),
         ("stop_waveform", json!({ "channels": ["A", "B"] })),
+        (
+            "set_follow_soft_limit",
+            json!({ "channel": "B", "on": true }),
+        ),
         ("emergency_stop", json!({})),
+        ("stop_status", json!({})),
+        ("recent_safety_events", json!({})),
         ("rearm", json!({})),
         ("list_presets", json!({})),
         (

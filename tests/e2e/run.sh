@@ -9,6 +9,11 @@ cd "$(dirname "$0")/../.."
 if [ -z "${DISPLAY:-}" ]; then
   exec xvfb-run -a -s "-screen 0 1600x1200x24" "$0" "$@"
 fi
+# The single-instance plugin finds the running app on the D-Bus session bus (a desktop
+# session always has one; Xvfb does not): give the test its own.
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-run-session >/dev/null; then
+  exec dbus-run-session -- "$0" "$@"
+fi
 
 cargo build --locked --quiet -p dglab-hub
 APP="${CARGO_TARGET_DIR:-$PWD/target}/debug/dglab-hub"

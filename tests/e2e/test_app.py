@@ -153,6 +153,20 @@ class FakeApp:
                 self.handle(frame["message"])
         return got
 
+    def take_until(self, done, timeout=8.0):
+        """Collects `msg` payloads WITHOUT answering them (a phone slow to report) until
+        done(list) is true."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while not done(got):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"App got {got}, still waiting")
+            frame = self.ws.recv_json(left)
+            if frame["type"] == "msg":
+                got.append(frame["message"])
+        return got
+
     def drain(self, seconds):
         """Every `msg` that arrives within `seconds` (answered like the App)."""
         got = []
@@ -178,6 +192,23 @@ def official(name):
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "..", "data", "official-waveforms.json"), encoding="utf-8") as f:
         return next(v for v in json.load(f) if v["name"] == name)
+
+
+STOP_FRAMES = ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
+
+
+def has_stop(got):
+    """The stop's four frames, in order, somewhere in got (players' clears may surround them)."""
+    return any(got[i:i + 4] == STOP_FRAMES for i in range(len(got)))
+
+
+def app_pid(port):
+    """The pid of the process listening on the relay's port (the app under test)."""
+    import subprocess
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    import re
+    m = re.search(r"pid=(\d+)", out)
+    return int(m.group(1)) if m else None
 
 
 def main():
@@ -245,6 +276,19 @@ def main():
         want = f"https://www.dungeon-lab.com/app-download.php#DGLAB-SOCKET#ws://127.0.0.1:{port}/{terminal}"
         wait_for("the typed host in the URL", lambda: wd.text("#pairing-url") == want)
         ctx.update(port=port, terminal=terminal, ws_url=want.split("#")[2])
+
+    @step("STOP with no phone paired still latches, and says no phone was paired")
+    def _():
+        wd.click("#estop")
+        wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
+        said = wait_for("the no-phone line", lambda: wd.text("#estop-no-app"))
+        assert said == "stopped — no phone paired", said
+        kind = wd.js_async("const done = arguments[arguments.length - 1];"
+                           "window.__TAURI__.core.invoke('strength_state').then(s => done(s.latched));")
+        assert kind is True, kind
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+        wait_for("the stop lines to go", lambda: wd.js("return document.querySelector('#estop-apps').children.length") == 0)
 
     @step("a phone App connects and binds; its row appears in the binding table")
     def _():
@@ -471,6 +515,131 @@ def main():
         wait_for("the new App's row", lambda: wd.js(
             "return !!document.querySelector(`tr[data-id='${arguments[0]}']`)", app.id))
 
+    @step("the phone comes back reporting 80/60: it is sent 0 on both at once; the window shows its level and says so")
+    def _():
+        old = ctx.pop("app")
+        old.close()
+        wait_for("the App's row to go", lambda: wd.js(
+            "return !document.querySelector(`tr[data-id='${arguments[0]}']`)", old.id))
+        app = FakeApp(ctx["ws_url"], limits=(200, 200))
+        app.bind()
+        ctx["app"] = app
+        # Its dial (or another controller) put it at 80/60: the App reports strength-80+60+200+200.
+        app.strength = [80, 60]
+        t0 = time.monotonic()
+        app.report()
+        got = app.take_until(lambda g: {"strength-1+2+0", "strength-2+2+0"} <= set(g), timeout=3)
+        ms = (time.monotonic() - t0) * 1000
+        assert got[:2] == ["strength-1+2+0", "strength-2+2+0"], got
+        print(f"    App reported 80/60 (caps 40); it was sent {got[:2]} {ms:.0f} ms later")
+        # The phone has not answered yet: the window shows the level it reported.
+        wait_for("the App's level", lambda: wd.text("#strength-a-app") == "80" and wd.text("#strength-b-app") == "60")
+        assert "is-above" in wd.js("return document.querySelector('#strength-a-app').className")
+        msg = wait_for("the notice", lambda: (lambda m: m if "the App said 80" in m else None)(wd.text("#strength-message")))
+        print(f"    window: {msg!r}")
+        wait_for("the notice in the safety events", lambda: wd.js(
+            "return !!document.querySelector('#safety-log-items li[data-kind=app_above_limit]')"))
+        # The phone applies the zeros and reports 0/0.
+        for m in got:
+            app.handle(m)
+        wait_for("the App at 0", lambda: wd.text("#strength-a-app") == "0" and wd.text("#strength-b-app") == "0")
+
+    @step("at 1280x720, scrolled to the bottom, STOP is on screen and a click stops; the phone's confirmation shows")
+    def _():
+        app = ctx["app"]
+        # The phone at 2 on A: a stop must wait for its 0/0 report.
+        wd.js("const s = document.querySelector('#strength-a'); s.value = 2;"
+              "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));")
+        app.msgs_until(lambda g: g and g[-1] == "strength-1+2+2")
+        time.sleep(0.2)
+        try:
+            wd.s("POST", "/window/rect", {"width": 1280, "height": 720})
+        except RuntimeError as e:
+            print(f"    (window not resized: {e})")
+        time.sleep(0.3)
+        wd.js("window.scrollTo(0, document.documentElement.scrollHeight);")
+        time.sleep(0.2)
+        view = wd.js("const r = document.querySelector('#estop').getBoundingClientRect();"
+                     "const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+                     "return {top: r.top, bottom: r.bottom, vh: innerHeight, vw: innerWidth, y: scrollY,"
+                     " hit: hit && hit.closest('#estop') ? 'estop' : (hit ? hit.outerHTML.slice(0, 80) : null)};")
+        print(f"    viewport {view['vw']}x{view['vh']}, scrolled to {view['y']}, STOP at {view['top']:.0f}-{view['bottom']:.0f}")
+        assert view["y"] > 0, "the page should be taller than the window"
+        assert 0 <= view["top"] and view["bottom"] <= view["vh"], view
+        assert view["hit"] == "estop", view
+        # A real pointer click at STOP's centre (not element.click()).
+        estop = wd.find("#estop")
+        wd.s("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "origin": {ELEMENT: estop}, "x": 0, "y": 0},
+            {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+        wd.s("DELETE", "/actions")
+        # Slow phone: the stop arrives, no report yet; the window says it waits, and resends.
+        got = app.take_until(has_stop)
+        waiting = wait_for("the waiting line", lambda: wd.text(f"#estop-apps li[data-app='{app.id}'][data-state=waiting]"))
+        assert "waiting for the phone to confirm" in waiting and "resending" in waiting, waiting
+        again = app.take_until(lambda g: has_stop(g), timeout=3)
+        print(f"    not confirmed: the stop was sent again ({again[:4]})")
+        for m in got + again:
+            app.handle(m)
+        confirmed = wait_for("the confirmed line", lambda: wd.text(f"#estop-apps li[data-app='{app.id}'][data-state=confirmed]"))
+        print(f"    window: {waiting!r} -> {confirmed!r}")
+        assert wd.js("return window.scrollY") > 0, "the click must not have needed a scroll"
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+
+    @step("with a dialog open STOP is still clickable; Escape closes a dialog without stopping, then stops")
+    def _():
+        app = ctx["app"]
+        wd.js("window.scrollTo(0, 0);")
+        wd.click("#open-settings")
+        wait_for("the settings dialog", lambda: wd.js("return document.querySelector('.settings-dialog').open"))
+        hit = wd.js("const r = document.querySelector('#estop').getBoundingClientRect();"
+                    "const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+                    "return hit && hit.closest('#estop') ? 'estop' : (hit ? hit.outerHTML.slice(0, 80) : null);")
+        assert hit == "estop", f"STOP is covered by {hit}"
+        # The page under the dialog is blocked.
+        under = wd.js("const r = document.querySelector('#strength-a').getBoundingClientRect();"
+                      "const hit = document.elementFromPoint(r.left + 5, r.top + r.height / 2);"
+                      "return hit ? hit.id : null;")
+        assert under != "strength-a", "the page under a dialog should not take clicks"
+        wd.click("#estop")
+        app.msgs_until(has_stop)
+        wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
+        assert wd.js("return document.querySelector('.settings-dialog').open") is True
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+        app.drain(0.5)  # the players' own clears after the stop
+        # Escape with the dialog open: the dialog closes, nothing latches.
+        wd.press(ESCAPE)
+        wait_for("the dialog to close", lambda: wd.js("return !document.querySelector('.settings-dialog').open"))
+        time.sleep(0.3)
+        assert wd.text("#estop-state") == "Armed"
+        late = app.drain(0.5)
+        assert not [m for m in late if m.startswith(("strength-", "clear-"))], f"no stop for closing a dialog: {late}"
+        # Escape with none open: stops.
+        wd.press(ESCAPE)
+        app.msgs_until(has_stop)
+        wait_for("the latched state", lambda: "STOPPED" in wd.text("#estop-state"))
+        wd.click("#rearm")
+        wait_for("armed", lambda: wd.text("#estop-state") == "Armed")
+
+    @step("a second launch exits at once, starts no relay, and the running window is focused")
+    def _():
+        import subprocess
+        t0 = time.monotonic()
+        second = subprocess.run([args.app], capture_output=True, text=True, timeout=20)
+        ms = (time.monotonic() - t0) * 1000
+        out = second.stdout + second.stderr
+        assert second.returncode == 0, (second.returncode, out[-600:])
+        assert "relay listening" not in out, out[-600:]
+        print(f"    the second process exited {second.returncode} after {ms:.0f} ms, without a relay")
+        assert ms < 10000, ms
+        if args.log_dir:
+            logs = os.path.join(args.log_dir, "org.dglab-hub.desktop", "logs", "dglab-hub.log")
+            wait_for("the first instance to log the second launch", lambda: "a second launch" in open(logs, encoding="utf-8").read())
+        # Still one relay on the port, and it is the first one's: the window works.
+        assert wd.text("#estop-state") == "Armed"
+
     @step("restart the app: the preset and the typed address are still there")
     def _():
         ctx.pop("app").close()
@@ -515,6 +684,33 @@ def main():
             " b.backend.setStrength('A', 300).then(() => done('accepted'), (e) => done(i.words(e))));")
         assert said == "有一个值未被接受；未作任何更改。", said
         print(f"    {err!r}; {said!r}")
+
+    @step("SIGTERM to the app with a phone paired: the phone gets 0/0/clear/clear before its socket closes")
+    def _():
+        url = wd.text("#pairing-url")
+        ws_url = url.split("#")[2]
+        app = FakeApp(ws_url)
+        app.bind()
+        ctx["app"] = app
+        port = int(ws_url.rsplit(":", 1)[1].split("/")[0])
+        pid = wait_for("the app's pid", lambda: app_pid(port))
+        wd.js("const s = document.querySelector('#strength-b'); s.value = 2;"
+              "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));")
+        app.msgs_until(lambda g: g and g[-1] == "strength-2+2+2")
+        os.kill(pid, 15)
+        got = []
+        try:
+            while True:
+                frame = app.ws.recv_json(5)
+                if frame["type"] == "msg":
+                    got.append(frame["message"])
+        except Exception as e:  # the socket closes: the relay shut down
+            end = type(e).__name__
+        assert has_stop(got), got
+        print(f"    after SIGTERM the App received {got}, then its socket ended ({end})")
+        wait_for("the app to exit", lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z", timeout=10)
+        ctx.pop("app").close()
+        wd.sid = None  # the session's app is gone
 
     passed = failed = skipped = 0
     try:

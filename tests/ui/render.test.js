@@ -42,7 +42,7 @@ class FakeElement extends FakeNode {
     this.attrs = new Map();
     this.listeners = {};
     this.dataset = {};
-    this.style = {};
+    this.style = { setProperty() {} };
     this.classes = new Set();
     this.classList = {
       toggle: (c, on = !this.classes.has(c)) => (on ? this.classes.add(c) : this.classes.delete(c)),
@@ -111,6 +111,9 @@ class FakeElement extends FakeNode {
   showModal() {
     this.open = true;
   }
+  show() {
+    this.open = true;
+  }
   close() {
     this.open = false;
   }
@@ -141,11 +144,11 @@ const LIMITS = {
   maxRisePerSec: { min: 1, max: 200 },
 };
 const SETTINGS = {
-  settings: { port: 9999, heartbeatSecs: 60, capA: 50, capB: 60, maxRisePerSec: 10, preferredAddress: null, language: "zh", followSoftLimit: [false, false] },
+  settings: { port: 9999, heartbeatSecs: 60, capA: 50, capB: 60, maxRisePerSec: 10, preferredAddress: null, language: "zh" },
   restart_needed: true,
   limits: LIMITS,
 };
-const CHANNEL = (ch) => ({ channel: ch, target: 3, level: 2, ceiling: 50, ramping: true });
+const CHANNEL = (ch) => ({ channel: ch, target: 3, level: 2, ceiling: 50, ramping: true, follow: false });
 const STRENGTH = { app: "a0a0a0a0-0000-4000-8000-000000000000", latched: false, lease_lapsed: false, caps: [50, 60], report: { a: 2, b: 0, limit_a: 90, limit_b: 80 }, channels: [CHANNEL("A"), CHANNEL("B")] };
 const PATTERN = { rest: 0, playRate: 1, balance: 8, sections: [{ freqA: 20, freqB: 20, duration: 9, mode: "sectionRamp", enabled: true, points: [{ value: "0", anchor: true }, { value: "100", anchor: false }] }] };
 const DATA = {
@@ -166,6 +169,8 @@ const DATA = {
   parse_share: { pattern: PATTERN, warnings: [{ kind: "share_empty_point", params: { at: 31 } }, { kind: "share_out_of_range", params: { at: 20, field: "rest", text: "300", used: 100 } }] },
   renew_lease: null,
   recent_log: ["2026-12-02 07:00:00 INFO relay listening on 0.0.0.0:10000"],
+  stop_status: { cause: "stop", apps: [{ app: "b1b1b1b1-0000-4000-8000-000000000001", state: "waiting" }, { app: "b1b1b1b1-0000-4000-8000-000000000002", state: "confirmed" }, { app: "b1b1b1b1-0000-4000-8000-000000000003", state: "left" }], confirmed_unnamed: 2, failures: 0 },
+  recent_safety_events: [{ at_ms: 1700000000000, notice: { kind: "app_above_limit", params: { channel: "A", reported: 80, to: 0, allowed: 0 } } }],
 };
 // Tauri's own rejection of an argument, as the shell's mock-runtime test pins it.
 const REJECT = {
@@ -243,6 +248,7 @@ async function mountAll(lang) {
   const { ConnectionTable } = await m("ConnectionTable");
   const { SettingsDialog } = await m("SettingsDialog");
   const { ConfirmDialog } = await m("ConfirmDialog");
+  const { SafetyLog } = await m("SafetyLog");
   const { notify } = await m("lib/dom");
   const { PairingStatus } = await m("PairingStatus");
 
@@ -254,6 +260,7 @@ async function mountAll(lang) {
   const dialog = new ConfirmDialog(el());
   const presets = new PresetPanel(el(), editor, dialog);
   new FeedbackList(el());
+  new SafetyLog(el());
   new ConnectionTable(el());
   const settings = new SettingsDialog(el(), LIMITS);
   new PairingStatus(el());
@@ -273,8 +280,10 @@ async function mountAll(lang) {
   fire("terminal:event", { kind: "app_left", app: STRENGTH.app });
   fire("relay:connections", DATA.list_connections);
   fire("safety:state", STRENGTH);
+  fire("safety:stop", { cause: "watchdog", apps: [], confirmed_unnamed: 0, failures: 0 });
+  fire("safety:state", { ...STRENGTH, latched: true });
   // Every kind, with every param any kind names: a placeholder left unfilled shows too.
-  const params = { channel: "A", asked: 80, to: 40, from: 0, cap_a: 10, cap_b: 20, apps: 1, failures: 0, at: 3, text: "300", used: 100, found: 2, field: "play_rate", moved_to: "/config/settings.json.corrupt-1", value: 300, max: 200, min: 0, frames: 120, code: 405, setting: "rise", rule: "query", reason: "no_section", what: "presets", url: "ws://192.168.1.2:10000", name: "我的波形", names: "我的波形", path: "/data/logs" };
+  const params = { channel: "A", asked: 80, to: 40, from: 0, reported: 80, allowed: 40, cap_a: 10, cap_b: 20, apps: 1, failures: 0, at: 3, text: "300", used: 100, found: 2, field: "play_rate", moved_to: "/config/settings.json.corrupt-1", value: 300, max: 200, min: 0, frames: 120, code: 405, setting: "rise", rule: "query", reason: "no_section", what: "presets", url: "ws://192.168.1.2:10000", name: "我的波形", names: "我的波形", path: "/data/logs" };
   for (const kind of CONTRACT.kinds) fire("safety:event", { kind, params });
   dialog.ask("?", { input: true, value: "我的波形" });
   await tick();

@@ -1,7 +1,9 @@
-// A modal question with OK/Cancel, and optionally a text field: the app's own, so it looks
-// the same everywhere and WebDriver can answer it like any element.
+// A question with OK/Cancel, and optionally a text field: the app's own, so it looks the
+// same everywhere and WebDriver can answer it like any element. It blocks the page but not
+// the top bar: STOP stays clickable above it (lib/dialog.js), and Escape cancels it.
 
 import { h, setText } from "./lib/dom.js";
+import { openDialog } from "./lib/dialog.js";
 import { t } from "./lib/i18n.js";
 
 export class ConfirmDialog {
@@ -17,7 +19,7 @@ export class ConfirmDialog {
           "div",
           { class: "confirm-dialog__buttons" },
           h("button", { type: "button", id: "confirm-cancel", onclick: () => this.close(null) }, t("confirm.cancel")),
-          h("button", { type: "submit", id: "confirm-ok", class: "primary", onclick: (e) => { e.preventDefault(); this.close(this.input.hidden ? true : this.input.value); } }, t("confirm.ok")),
+          (this.ok = h("button", { type: "submit", id: "confirm-ok", class: "primary", onclick: (e) => { e.preventDefault(); this.close(this.input.hidden ? true : this.input.value); } }, t("confirm.ok"))),
         ),
       ),
     );
@@ -29,8 +31,9 @@ export class ConfirmDialog {
     setText(this.message, message);
     this.input.hidden = !input;
     this.input.value = value;
-    this.el.showModal();
+    openDialog(this.el);
     if (input) this.input.select();
+    else this.ok.focus();
     return new Promise((resolve) => (this.resolve = resolve));
   }
 

@@ -6,6 +6,7 @@ import { h, options, setText } from "./lib/dom.js";
 import { checkInteger } from "./lib/number-field.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 import { t, words, getLanguage } from "./lib/i18n.js";
+import { openDialog } from "./lib/dialog.js";
 
 export class SettingsDialog {
   /** @param limits the ranges from the backend (`get_settings`), never repeated here
@@ -69,7 +70,7 @@ export class SettingsDialog {
     const entry = (k, v) => [h("dt", {}, t(k)), h("dd", {}, h("code", { id: `path-${k.split(".")[1]}` }, v ?? "—"))];
     this.paths.replaceChildren(...entry("settings.log", info.log_dir), ...entry("settings.files", info.settings_file), ...entry("settings.presetsDir", info.presets_dir));
     setText(this.message, "");
-    this.el.showModal();
+    openDialog(this.el); // non-modal: STOP stays clickable (lib/dialog.js)
     if (this.logBox.open) this.showLog();
   }
 

@@ -1,6 +1,9 @@
 // Strength per channel: a 0..200 slider setting absolute strength (throttled while
-// dragging, the last value always sent), ±1 buttons, the App's report and soft limit, the
-// user cap (saved), a "follow soft limit" toggle, and what the safety gate did.
+// dragging, the last value always sent) with a mark at the user's cap, ±1 buttons, the
+// App's real level as it reports it (next to the target and what was sent) and its soft
+// limit, the user cap (saved), a "follow soft limit" toggle that asks the core gate (the
+// gate does the following; it refuses while stopped and switches it off on any stop or
+// pairing), and what the safety gate did.
 
 import { backend } from "./backend.js";
 import { h, notify, setText } from "./lib/dom.js";
@@ -22,7 +25,6 @@ class ChannelControl {
     this.channel = channel;
     this.panel = panel;
     this.dragging = false;
-    this.followed = null; // the soft limit last followed, so a report does not re-send it
     const send = (v) => backend.setStrength(channel, v).catch((e) => panel.say(words(e)));
     this.throttle = createThrottle(send, SEND_INTERVAL_MS);
     const id = channel.toLowerCase();
@@ -34,12 +36,17 @@ class ChannelControl {
         "div",
         { class: "strength-sliders__row" },
         h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-down`, title: "−1", onclick: () => this.step("down") }, "−"),
-        (this.slider = h("input", {
-          type: "range", id: `strength-${id}`, min: String(panel.range.min), max: String(panel.range.max), step: "1", value: "0",
-          "aria-label": t("strength.channel", { ch: channel }),
-          oninput: () => this.onInput(),
-          onchange: () => this.onRelease(),
-        })),
+        h(
+          "div",
+          { class: "strength-sliders__track" },
+          (this.slider = h("input", {
+            type: "range", id: `strength-${id}`, min: String(panel.range.min), max: String(panel.range.max), step: "1", value: "0",
+            "aria-label": t("strength.channel", { ch: channel }),
+            oninput: () => this.onInput(),
+            onchange: () => this.onRelease(),
+          })),
+          (this.capMark = h("span", { class: "strength-sliders__capmark", id: `strength-${id}-capmark`, "aria-hidden": "true" })),
+        ),
         h("button", { type: "button", class: "strength-sliders__step", id: `strength-${id}-up`, title: "+1", onclick: () => this.step("up") }, "+"),
         (this.requested = h("output", { class: "strength-sliders__value", id: `strength-${id}-requested` }, "0")),
       ),
@@ -47,8 +54,8 @@ class ChannelControl {
       h(
         "p",
         { class: "strength-sliders__report" },
-        t("strength.app") + ": ",
-        (this.reported = h("strong", { id: `strength-${id}-app` }, "—")),
+        t("strength.appNow") + ": ",
+        (this.reported = h("strong", { class: "strength-sliders__app", id: `strength-${id}-app` }, "—")),
         ` · ${t("strength.softLimit")} `,
         (this.limit = h("strong", { id: `strength-${id}-limit` }, "—")),
       ),
@@ -61,12 +68,12 @@ class ChannelControl {
           t("strength.cap") + " ",
           (this.cap = h("input", { type: "number", min: String(panel.range.min), max: String(panel.range.max), step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
         ),
-        h(
+        (this.followLabel = h(
           "label",
-          {},
-          (this.follow = h("input", { type: "checkbox", id: `follow-${id}`, onchange: () => panel.saveFollow() })),
+          { id: `follow-${id}-label`, title: t("strength.followHint") },
+          (this.follow = h("input", { type: "checkbox", id: `follow-${id}`, onchange: () => this.setFollow() })),
           " " + t("strength.follow"),
-        ),
+        )),
       ),
     );
   }
@@ -87,7 +94,18 @@ class ChannelControl {
     backend.stepStrength(this.channel, direction).catch((e) => this.panel.say(words(e)));
   }
 
-  /** The gate's view of this channel: target, what was sent, ramping. */
+  /** Asks the gate to follow (or not); the checkbox then shows what the gate says. */
+  async setFollow() {
+    const on = this.follow.checked;
+    try {
+      this.panel.update(await backend.setFollowSoftLimit(this.channel, on));
+    } catch (e) {
+      this.follow.checked = !on;
+      this.panel.say(words(e));
+    }
+  }
+
+  /** The gate's view of this channel: target, what was sent, ramping, following. */
   showGate(c, cap) {
     if (!this.dragging) {
       this.slider.value = String(c.target);
@@ -97,29 +115,35 @@ class ChannelControl {
     setText(this.gate, text);
     this.el.classList.toggle("is-ramping", c.ramping);
     if (document.activeElement !== this.cap) this.cap.value = String(cap);
+    this.follow.checked = c.follow;
+    const max = this.panel.range.max || 1;
+    this.capMark.style.left = `${(Math.min(cap, max) / max) * 100}%`;
+    this.capMark.title = t("strength.capMark", { cap });
+    this.capMark.dataset.cap = String(cap);
   }
 
-  showReport(value, limit) {
+  /** The App's own report: its real level (what the box is at) and its soft limit. Shown
+   *  apart from the target: a phone that came back high shows its level here until the gate
+   *  has brought it down (the app_above_limit notice says so). */
+  showReport(value, limit, ceiling) {
     setText(this.reported, formatStrength(value));
     setText(this.limit, formatStrength(limit));
-    // Follow the soft limit: aim at it whenever it changes (the gate still applies the cap).
-    if (this.follow.checked && Number.isInteger(limit) && limit !== this.followed && !document.body.classList.contains("is-stopped")) {
-      this.followed = limit;
-      backend.setStrength(this.channel, limit).catch((e) => this.panel.say(words(e)));
-    }
+    this.reported.classList.toggle("is-above", Number.isInteger(value) && value > ceiling);
   }
 
   /** After an emergency stop: nothing queued may go out, and the slider shows 0. */
   reset() {
     this.throttle.cancel();
     this.dragging = false;
-    this.followed = null;
     this.slider.value = "0";
     setText(this.requested, "0");
   }
 
   setDisabled(disabled) {
     for (const el of this.el.querySelectorAll(".strength-sliders__row input, .strength-sliders__row button")) el.disabled = disabled;
+    // The gate refuses following while stopped; say why where the pointer is.
+    this.follow.disabled = disabled;
+    this.followLabel.title = disabled ? t("strength.followStopped") : t("strength.followHint");
   }
 }
 
@@ -130,8 +154,6 @@ export class StrengthSliders {
     this.settings = settings;
     this.range = limits.strength;
     this.channels = { A: new ChannelControl("A", this), B: new ChannelControl("B", this) };
-    this.channels.A.follow.checked = !!settings.followSoftLimit?.[0];
-    this.channels.B.follow.checked = !!settings.followSoftLimit?.[1];
     this.el.append(
       h("h2", {}, t("strength.title")),
       h("div", { class: "strength-sliders__channels" }, this.channels.A.el, this.channels.B.el),
@@ -146,8 +168,6 @@ export class StrengthSliders {
     });
     backend.onTerminal((ev) => {
       if (ev.kind === "app_left") this.say(t("strength.phoneLeft"));
-      // A new pairing starts at 0 and stays there until asked: following is switched off.
-      if (ev.kind === "app_left" || ev.kind === "paired") this.stopFollowing();
     });
     backend.strengthState().then((s) => this.update(s));
   }
@@ -167,8 +187,8 @@ export class StrengthSliders {
     const r = s.report;
     this.channels.A.showGate(s.channels[0], s.caps[0]);
     this.channels.B.showGate(s.channels[1], s.caps[1]);
-    this.channels.A.showReport(r?.a, r?.limit_a);
-    this.channels.B.showReport(r?.b, r?.limit_b);
+    this.channels.A.showReport(r?.a, r?.limit_a, s.channels[0].ceiling);
+    this.channels.B.showReport(r?.b, r?.limit_b, s.channels[1].ceiling);
   }
 
   async saveCaps() {
@@ -181,27 +201,6 @@ export class StrengthSliders {
     }
   }
 
-  async saveFollow() {
-    for (const c of Object.values(this.channels)) c.followed = null;
-    try {
-      const current = (await backend.getSettings()).settings;
-      current.followSoftLimit = [this.channels.A.follow.checked, this.channels.B.follow.checked];
-      await backend.saveSettings(current);
-      this.update(await backend.strengthState());
-    } catch (e) {
-      notify(words(e), "error");
-    }
-  }
-
-  /** Switches "follow soft limit" off (and saves that): after a stop or a new pairing,
-   *  nothing may rise again by itself, and the next App report would otherwise do it. */
-  stopFollowing() {
-    const on = Object.values(this.channels).filter((c) => c.follow.checked);
-    if (!on.length) return;
-    for (const c of on) c.follow.checked = false;
-    this.saveFollow();
-  }
-
   setStopped(stopped) {
     if (stopped === this.stopped) return;
     this.stopped = stopped;
@@ -209,6 +208,5 @@ export class StrengthSliders {
       if (stopped) c.reset();
       c.setDisabled(stopped);
     }
-    if (stopped) this.stopFollowing();
   }
 }

@@ -21,6 +21,7 @@ export const EVENT_TERMINAL = "terminal:event";
 export const EVENT_SAFETY = "safety:event";
 export const EVENT_SAFETY_STATE = "safety:state";
 export const EVENT_PLAYER = "player:progress";
+export const EVENT_STOP = "safety:stop";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -36,6 +37,12 @@ export const backend = {
   stepStrength: (channel, direction) => invoke("step_strength", { channel, direction }),
   setCaps: (capA, capB) => invoke("set_caps", { capA, capB }),
   emergencyStop: () => invoke("emergency_stop"),
+  /** Where the last stop stands, App by App; null while armed. */
+  stopStatus: () => invoke("stop_status"),
+  /** The last safety events, oldest first: [{at_ms, notice}]. */
+  recentSafetyEvents: () => invoke("recent_safety_events"),
+  /** @param {"A"|"B"} channel @param {boolean} on — the core gate follows the App's soft limit */
+  setFollowSoftLimit: (channel, on) => invoke("set_follow_soft_limit", { channel, on }),
   rearm: () => invoke("rearm"),
   renewLease: () => invoke("renew_lease"),
 
@@ -65,6 +72,7 @@ export const backend = {
   onSafety: (fn) => listen(EVENT_SAFETY, fn),
   onStrength: (fn) => listen(EVENT_SAFETY_STATE, fn),
   onPlayer: (fn) => listen(EVENT_PLAYER, fn),
+  onStop: (fn) => listen(EVENT_STOP, fn),
 };
 
 /** Copies text to the clipboard through Tauri's clipboard plugin (the webview's own

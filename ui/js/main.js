@@ -15,6 +15,7 @@ import { ConfirmDialog } from "./ConfirmDialog.js";
 import { Toasts } from "./Toasts.js";
 import { PairingStatus } from "./PairingStatus.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
+import { SafetyLog } from "./SafetyLog.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -37,6 +38,7 @@ new StrengthSliders($(".strength-sliders"), settings, settingsLimits);
 const editor = new WaveformEditor($(".waveform-editor"), limits);
 const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
+new SafetyLog($(".safety-log"));
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });

@@ -7,7 +7,7 @@ use crate::state::{AppState, PortInfo};
 use dglab_core::pairing;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 /// One address the QR code could carry.
 #[derive(Debug, Clone, Serialize)]
@@ -110,20 +110,25 @@ pub fn pairing_info(state: State<'_, AppState>) -> CommandResult<PairingInfo> {
 }
 
 /// Chooses the address in the QR code (a LAN address, a typed `ws://`/`wss://` URL, or
-/// `None` for automatic) and saves the choice.
+/// `None` for automatic) and saves the choice (off the main thread, behind the one
+/// settings lock).
 ///
 /// # Errors
 /// `invalid_url` for a typed address that cannot be a relay URL (nothing is saved).
 #[tauri::command]
-pub fn set_pairing_address(
-    state: State<'_, AppState>,
+pub async fn set_pairing_address<R: Runtime>(
+    app: AppHandle<R>,
     choice: Option<String>,
 ) -> CommandResult<PairingInfo> {
-    let info = resolve(&state, choice.as_deref())?;
-    let mut s = state.settings().clone();
-    s.preferred_address = choice
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty());
-    super::settings::persist(&state, s)?;
-    Ok(info)
+    super::off_main(app, "settings", move |state| {
+        let info = resolve(state, choice.as_deref())?;
+        state.update_settings(|s| {
+            s.preferred_address = choice
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty());
+            Ok(())
+        })?;
+        Ok(info)
+    })
+    .await
 }

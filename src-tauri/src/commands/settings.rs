@@ -1,11 +1,11 @@
 //! Settings: read, validate, save, apply what can be applied at once.
 
-use crate::error::{CommandError, CommandResult};
-use crate::notice::Kind;
+use super::off_main;
+use crate::error::CommandResult;
 use crate::settings::{self, Settings, SettingsLimits};
 use crate::state::AppState;
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 /// Saved settings, their ranges, and whether some only take effect at the next start.
 #[derive(Debug, Clone, Serialize)]
@@ -16,17 +16,6 @@ pub struct SettingsView {
     pub limits: SettingsLimits,
     /// Port, heartbeat or rise rate differ from what is running.
     pub restart_needed: bool,
-}
-
-/// Validates, saves and keeps `s` as the current settings.
-pub(crate) fn persist(state: &AppState, s: Settings) -> CommandResult<()> {
-    s.validate()?;
-    settings::save(&state.settings_file.path, &s).map_err(|e| {
-        log::error!("cannot save {}: {e}", state.settings_file.path.display());
-        CommandError::new(Kind::Io).with("what", "settings")
-    })?;
-    *state.settings() = s;
-    Ok(())
 }
 
 fn view(state: &AppState) -> SettingsView {
@@ -49,16 +38,23 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
 }
 
 /// Saves the settings; caps apply at once, port, heartbeat and rise rate at the next start.
+/// Off the main thread, behind the one settings lock.
 ///
 /// # Errors
 /// `invalid_setting` naming the wrong value; `io` when the file cannot be written.
 #[tauri::command]
-pub fn save_settings(
-    state: State<'_, AppState>,
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
     settings: Settings,
 ) -> CommandResult<SettingsView> {
     settings.validate()?;
-    state.safety.set_caps(settings.cap_a, settings.cap_b)?;
-    persist(&state, settings)?;
-    Ok(view(&state))
+    off_main(app, "settings", move |state| {
+        state.update_settings(|s| {
+            state.safety.set_caps(settings.cap_a, settings.cap_b)?;
+            *s = settings;
+            Ok(())
+        })?;
+        Ok(view(state))
+    })
+    .await
 }

@@ -1,5 +1,7 @@
-//! Strength through the safety gate, the emergency stop and the watchdog lease.
+//! Strength through the safety gate, the emergency stop and the watchdog lease; the stop's
+//! state App by App and the recent safety events.
 
+use crate::audit::{Logged, StopView};
 use crate::error::CommandResult;
 use crate::events::{self, GateView};
 use crate::state::AppState;
@@ -48,10 +50,41 @@ pub fn stop_everything<R: Runtime>(app: &AppHandle<R>) -> Option<StopReport> {
     Some(state.safety.emergency_stop())
 }
 
-/// The stop button and the Escape key. The safety event tells every window.
+/// The stop button and the Escape key. The safety event tells every window. `async` so it
+/// runs on the runtime's workers, never queued behind another command on the main thread.
 #[tauri::command]
-pub fn emergency_stop<R: Runtime>(app: AppHandle<R>) -> Option<StopReport> {
+pub async fn emergency_stop<R: Runtime>(app: AppHandle<R>) -> Option<StopReport> {
     stop_everything(&app)
+}
+
+/// Where the last stop stands, App by App (`None` while armed); later changes arrive as
+/// [`events::EVENT_STOP`].
+#[tauri::command]
+pub fn stop_status(state: State<'_, AppState>) -> Option<StopView> {
+    state.audit.stop()
+}
+
+/// The last safety events (at most [`crate::audit::RECENT`]), oldest first; later ones
+/// arrive as [`events::EVENT_SAFETY`].
+#[tauri::command]
+pub fn recent_safety_events(state: State<'_, AppState>) -> Vec<Logged> {
+    state.audit.recent()
+}
+
+/// Switches "follow the App's soft limit" for one channel, in the core gate: the channel
+/// then aims at the soft limit whenever it changes, still capped and ramped. Refused while
+/// stopped; any stop or pairing switches it off (the gate says so as a safety event).
+///
+/// # Errors
+/// `stopped` while latched, `watchdog` while the lease is lapsed.
+#[tauri::command]
+pub fn set_follow_soft_limit(
+    state: State<'_, AppState>,
+    channel: Channel,
+    on: bool,
+) -> CommandResult<GateView> {
+    state.guarded.set_follow_soft_limit(channel, on)?;
+    Ok(events::gate_view(&state.guarded, &state.safety))
 }
 
 /// Releases the emergency latch; every target stays 0.
@@ -67,16 +100,25 @@ pub fn renew_lease(state: State<'_, AppState>) {
     state.safety.renew_lease();
 }
 
-/// Sets both user caps (lowering pulls a channel down at once) and saves them.
+/// Sets both user caps (lowering pulls a channel down at once) and saves them, off the
+/// main thread behind the one settings lock.
 ///
 /// # Errors
 /// `invalid_setting` above 200; `io` if the settings file cannot be written.
 #[tauri::command]
-pub fn set_caps(state: State<'_, AppState>, cap_a: u8, cap_b: u8) -> CommandResult<GateView> {
-    state.safety.set_caps(cap_a, cap_b)?;
-    let mut s = state.settings().clone();
-    s.cap_a = cap_a;
-    s.cap_b = cap_b;
-    super::settings::persist(&state, s)?;
-    Ok(events::gate_view(&state.guarded, &state.safety))
+pub async fn set_caps<R: Runtime>(
+    app: AppHandle<R>,
+    cap_a: u8,
+    cap_b: u8,
+) -> CommandResult<GateView> {
+    super::off_main(app, "settings", move |state| {
+        state.update_settings(|s| {
+            state.safety.set_caps(cap_a, cap_b)?;
+            s.cap_a = cap_a;
+            s.cap_b = cap_b;
+            Ok(())
+        })?;
+        Ok(events::gate_view(&state.guarded, &state.safety))
+    })
+    .await
 }

@@ -104,9 +104,8 @@ impl FakeApp {
             limit: [100, 100],
         };
         // Every pairing starts with both channels at 0 and both queues cleared.
-        let first = app.pump(|g| g.len() >= 4).await;
         assert_eq!(
-            first,
+            app.take(4).await,
             ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]
         );
         app.report().await;
@@ -119,6 +118,19 @@ impl FakeApp {
         let msg = json!({"type": "msg", "clientId": self.terminal, "targetId": self.me,
                          "message": format!("strength-{a}+{b}+{la}+{lb}")});
         self.ws.send(Message::text(msg.to_string())).await.unwrap();
+    }
+
+    /// The next `n` `msg` payloads, read without answering them (an App that is slow to
+    /// report, or silent).
+    pub async fn take(&mut self, n: usize) -> Vec<String> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let v = next_json(&mut self.ws).await;
+            if v["type"] == "msg" {
+                got.push(v["message"].as_str().unwrap().to_owned());
+            }
+        }
+        got
     }
 
     /// Collects `msg` payloads (answering strength commands) until `done` holds.
