@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 # the webview, as another program's key press would arrive.
 # desktop-file-utils, libglib2.0-bin: the package test validates the installed desktop
 # entry (desktop-file-validate) and launches the app from it (gio launch), as a menu does.
+# dbus-daemon: dbus-run-session gives the E2E test a session bus, which the single-instance
+# plugin needs to find the running window (Xvfb has none).
 PKGS=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev librsvg2-dev
       xvfb xauth webkit2gtk-driver fonts-wqy-microhei xdotool
-      desktop-file-utils libglib2.0-bin)
+      desktop-file-utils libglib2.0-bin dbus-daemon)
 
 missing=()
 for p in "${PKGS[@]}"; do

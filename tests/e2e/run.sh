@@ -32,31 +32,43 @@ export XDG_DATA_HOME="$E2E_HOME/data" XDG_CONFIG_HOME="$E2E_HOME/config" XDG_CAC
 mkdir -p target/e2e
 DRIVER_LOG="$PWD/target/e2e/tauri-driver.log"
 
-"$DRIVER_BIN" --port "$WD_PORT" --native-port "$NATIVE_PORT" >"$DRIVER_LOG" 2>&1 &
-DRIVER_PID=$!
-cleanup() {
+# One tauri-driver per scenario: a scenario that ends with the app gone under a signal (the
+# SIGTERM step) can leave its WebDriver session behind, and WebKitWebDriver serves one
+# session at a time.
+DRIVER_PID=""
+start_driver() {
+  "$DRIVER_BIN" --port "$WD_PORT" --native-port "$NATIVE_PORT" >>"$DRIVER_LOG" 2>&1 &
+  DRIVER_PID=$!
+  for _ in $(seq 100); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $WD_PORT), 0.2)" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+}
+stop_driver() {
+  [ -n "$DRIVER_PID" ] || return 0
   # Children first (WebKitWebDriver, and the app if a session was left open), by parent id.
   pkill -TERM -P "$DRIVER_PID" 2>/dev/null || true
   kill "$DRIVER_PID" 2>/dev/null || true
   wait "$DRIVER_PID" 2>/dev/null || true
+  DRIVER_PID=""
+}
+cleanup() {
+  stop_driver
   # The app may still be flushing its shader cache as it exits: retry once, never fail on it.
   rm -rf "$E2E_HOME" 2>/dev/null || { sleep 1; rm -rf "$E2E_HOME" 2>/dev/null || true; }
 }
 trap cleanup EXIT
 
-for _ in $(seq 100); do
-  if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $WD_PORT), 0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-
 # E2E_TESTS picks the scenarios (default: both, in this order: the window's reuses the app's folders).
 status=0
 for t in ${E2E_TESTS:-app window}; do
+  start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/screenshot.png --log-dir "$XDG_DATA_HOME" || status=1 ;;
     window) python3 tests/e2e/test_window.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --config-home "$XDG_CONFIG_HOME" --data-home "$XDG_DATA_HOME" --docs docs || status=1 ;;
   esac
+  stop_driver
 done
 exit $status

@@ -43,6 +43,7 @@ class WebDriver:
 
     def start(self, app):
         caps = {"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": app}}}}
+        self.app = app
         self.sid = self.call("POST", "/session", caps)["sessionId"]
 
     def quit(self):
@@ -51,6 +52,14 @@ class WebDriver:
                 self.call("DELETE", f"/session/{self.sid}")
             finally:
                 self.sid = None
+            # A launch while the previous instance is still on its way out is handed to it
+            # (single instance) and exits: wait, as a user would see the window go first.
+            import subprocess
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if subprocess.run(["pgrep", "-x", os.path.basename(self.app)[:15]], capture_output=True).returncode != 0:
+                    break
+                time.sleep(0.05)
 
     def find(self, css):
         return self.s("POST", "/element", {"using": "css selector", "value": css})[ELEMENT]
@@ -640,6 +649,20 @@ def main():
         # Still one relay on the port, and it is the first one's: the window works.
         assert wd.text("#estop-state") == "Armed"
 
+    @step("a cap of 300 or -3 typed into 'Your cap' is refused in words; the field shows the cap in force")
+    def _():
+        before = wd.js("return document.querySelector('#cap-a').value")
+        for bad in ("300", "-3"):
+            wd.js("const f = document.querySelector('#cap-a'); f.value = arguments[0];"
+                  "f.dispatchEvent(new Event('change'));", bad)
+            msg = wait_for("the refusal in words", lambda: wd.text("#cap-a-message"))
+            assert "0" in msg and "200" in msg and before in msg, msg
+            assert wd.js("return document.querySelector('#cap-a').value") == before
+        caps = wd.s("POST", "/execute/async", {"script": "const done = arguments[arguments.length - 1];"
+                    "window.__TAURI__.core.invoke('strength_state').then(s => done(s.caps[0]), e => done(String(e)));", "args": []})
+        assert str(caps) == before, (caps, before)
+        print(f"    refused 300 and -3: {msg!r}")
+
     @step("restart the app: the preset and the typed address are still there")
     def _():
         ctx.pop("app").close()
@@ -688,7 +711,13 @@ def main():
     @step("SIGTERM to the app with a phone paired: the phone gets 0/0/clear/clear before its socket closes")
     def _():
         url = wd.text("#pairing-url")
-        ws_url = url.split("#")[2]
+        # The typed address in the URL keeps the port it was typed with; dial the port the
+        # relay really listens on after the restart.
+        actual = wd.js_async(
+            "const done = arguments[arguments.length - 1];"
+            "window.__TAURI__.core.invoke('pairing_info').then(i => done(i.port.actual), e => done(String(e)));")
+        terminal = url.rsplit("/", 1)[1]
+        ws_url = f"ws://127.0.0.1:{actual}/{terminal}"
         app = FakeApp(ws_url)
         app.bind()
         ctx["app"] = app

@@ -6,10 +6,11 @@
 // pairing), and what the safety gate did.
 
 import { backend } from "./backend.js";
-import { h, notify, setText } from "./lib/dom.js";
+import { h, setText } from "./lib/dom.js";
 import { createThrottle } from "./lib/throttle.js";
 import { formatStrength } from "./lib/format.js";
 import { t, words } from "./lib/i18n.js";
+import { bindNumberField } from "./lib/number-field.js";
 
 /** Smallest gap between two strength commands while dragging. */
 const SEND_INTERVAL_MS = 80;
@@ -64,9 +65,9 @@ class ChannelControl {
         { class: "strength-sliders__options" },
         h(
           "label",
-          {},
+          { title: t("tip.cap") },
           t("strength.cap") + " ",
-          (this.cap = h("input", { type: "number", min: String(panel.range.min), max: String(panel.range.max), step: "1", id: `cap-${id}`, class: "strength-sliders__cap", onchange: () => panel.saveCaps() })),
+          (this.cap = h("input", { type: "number", id: `cap-${id}`, class: "strength-sliders__cap" })),
         ),
         (this.followLabel = h(
           "label",
@@ -75,7 +76,16 @@ class ChannelControl {
           " " + t("strength.follow"),
         )),
       ),
+      // A refused cap is said here, in words, and the field shows the cap in force again.
+      (this.capMessage = h("p", { class: "input-message", id: `cap-${id}-message`, role: "status" })),
     );
+    this.capInForce = undefined;
+    bindNumberField(this.cap, {
+      range: panel.range,
+      current: () => this.capInForce ?? panel.range.min,
+      apply: () => panel.saveCaps(),
+      message: this.capMessage,
+    });
   }
 
   onInput() {
@@ -114,6 +124,7 @@ class ChannelControl {
     const text = t("strength.target", { target: c.target, level: c.level }) + (c.ramping ? ` · ${t("strength.ramping")}` : "");
     setText(this.gate, text);
     this.el.classList.toggle("is-ramping", c.ramping);
+    this.capInForce = cap;
     if (document.activeElement !== this.cap) this.cap.value = String(cap);
     this.follow.checked = c.follow;
     const max = this.panel.range.max || 1;
@@ -191,14 +202,11 @@ export class StrengthSliders {
     this.channels.B.showReport(r?.b, r?.limit_b, s.channels[1].ceiling);
   }
 
+  /** Sends both caps (each field already checked by bindNumberField); a refusal is thrown
+   *  so the field that changed words it and shows the cap in force again. */
   async saveCaps() {
-    const a = Number(this.channels.A.cap.value);
-    const b = Number(this.channels.B.cap.value);
-    try {
-      this.update(await backend.setCaps(a, b));
-    } catch (e) {
-      notify(words(e), "error");
-    }
+    const field = (c) => (c.cap.getAttribute("aria-invalid") ? c.capInForce : Number(c.cap.value));
+    this.update(await backend.setCaps(field(this.channels.A), field(this.channels.B)));
   }
 
   setStopped(stopped) {
