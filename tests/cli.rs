@@ -156,6 +156,33 @@ fn free_port() -> u16 {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A terminal joins at `terminal_base`, an App joins at `app_base` with the terminal's id
+/// and binds: both hear 200. Returns (terminal, its id, App, its id).
+async fn pair(terminal_base: &str, app_base: &str) -> (Ws, String, Ws, String) {
+    let (mut term, _) = tokio_tungstenite::connect_async(format!("{terminal_base}/"))
+        .await
+        .unwrap();
+    let term_id = recv_json(&mut term).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut app, _) = tokio_tungstenite::connect_async(format!("{app_base}/{term_id}"))
+        .await
+        .unwrap();
+    let app_id = recv_json(&mut app).await["clientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send_json(
+        &mut app,
+        json!({"type": "bind", "clientId": term_id, "targetId": app_id, "message": "DGLAB"}),
+    )
+    .await;
+    assert_eq!(recv_json(&mut app).await["message"], "200");
+    assert_eq!(recv_json(&mut term).await["message"], "200");
+    (term, term_id, app, app_id)
+}
+
 async fn recv_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
@@ -205,27 +232,11 @@ async fn several_hosts_serve_one_relay() {
         "0",
     ]);
     let port = relay.port().await;
-    let (mut term, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/"))
-        .await
-        .unwrap();
-    let term_id = recv_json(&mut term).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut app, _) = tokio_tungstenite::connect_async(format!("ws://[::1]:{port}/{term_id}"))
-        .await
-        .unwrap();
-    let app_id = recv_json(&mut app).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    send_json(
-        &mut app,
-        json!({"type": "bind", "clientId": term_id, "targetId": app_id, "message": "DGLAB"}),
+    pair(
+        &format!("ws://127.0.0.1:{port}"),
+        &format!("ws://[::1]:{port}"),
     )
     .await;
-    assert_eq!(recv_json(&mut app).await["message"], "200");
-    assert_eq!(recv_json(&mut term).await["message"], "200");
 }
 
 #[tokio::test]
@@ -553,27 +564,7 @@ async fn a_cap_on_the_headless_relay_binds_every_terminal_and_sigterm_stops_thei
     let line = relay.line_with("listening on ").await;
     assert!(line.contains("every App capped at A 5"), "{line}");
     let base = format!("ws://127.0.0.1:{port}");
-    let (mut term, _) = tokio_tungstenite::connect_async(format!("{base}/"))
-        .await
-        .unwrap();
-    let term_id = recv_json(&mut term).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut app, _) = tokio_tungstenite::connect_async(format!("{base}/{term_id}"))
-        .await
-        .unwrap();
-    let app_id = recv_json(&mut app).await["clientId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    send_json(
-        &mut app,
-        json!({"type": "bind", "clientId": term_id, "targetId": app_id, "message": "DGLAB"}),
-    )
-    .await;
-    assert_eq!(recv_json(&mut app).await["message"], "200");
-    assert_eq!(recv_json(&mut term).await["message"], "200");
+    let (mut term, term_id, mut app, app_id) = pair(&base, &base).await;
     let mut seen = vec![];
     for _ in 0..7 {
         send_json(
