@@ -83,6 +83,9 @@ async fn serve(args: ServeArgs) -> i32 {
         }
     };
     let mut events = relay.subscribe();
+    // Relayed messages are logged only at debug: below that, asking for them would cost
+    // each message an event and a wake-up of this thread (about half the relay's CPU).
+    relay.set_relayed_events(crate::logger::debug_enabled());
     let heartbeat = match args.heartbeat {
         Some(d) => format!("heartbeat every {} s", d.as_secs()),
         None => "heartbeat off".to_owned(),
