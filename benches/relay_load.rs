@@ -46,8 +46,8 @@
 //! `RELAY_LOAD_IDLE_SOCKETS` (memory scenario size), and for profiling only
 //! `RELAY_LOAD_SERVER_WRAPPER` (a command our server is run under, e.g. `valgrind
 //! --tool=massif`), `RELAY_LOAD_READ_BUFFER` (our server's `read_buffer_size`) and
-//! `RELAY_LOAD_SERVER_THREADS` (our server's tokio worker threads; default 1, as
-//! `dglab-relay serve` has; `current` for a current-thread runtime).
+//! `RELAY_LOAD_SERVER_THREADS` (our server's tokio worker threads; default one per core,
+//! as `dglab-relay serve` has; `current` for a current-thread runtime).
 //!
 //! `RELAY_LOAD_OURS_BIN=/path/to/dglab-relay` replaces our in-process server with the real
 //! binary, run as `dglab-relay serve --host 127.0.0.1 --port P --heartbeat 0
@@ -357,14 +357,16 @@ fn clock_ticks_per_second() -> f64 {
 
 /// `--serve-ours PORTFILE`: our relay as a standalone server for the load generator.
 fn serve_ours(portfile: &Path) {
-    // The reported runs use one worker thread, as `dglab-relay serve` does; another count
-    // (or `current`, a current-thread runtime) is for comparison.
+    // The reported runs use tokio's default, a worker per core, as `dglab-relay serve`
+    // does; a count (or `current`, a current-thread runtime) is for comparison.
     let threads = std::env::var("RELAY_LOAD_SERVER_THREADS").unwrap_or_default();
     let mut rt = if threads == "current" {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(threads.parse().unwrap_or(1));
+        if let Ok(n) = threads.parse() {
+            b.worker_threads(n);
+        }
         b
     };
     let rt = rt.enable_all().build().unwrap();

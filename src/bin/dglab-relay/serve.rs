@@ -28,14 +28,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the relay until a shutdown signal; returns the process exit code.
 pub fn run(args: ServeArgs) -> i32 {
-    // One worker thread for the relay: a relayed message then never crosses threads
-    // (no work stealing, no cross-core wake-ups), which costs less CPU per message than a
-    // worker per core (benches/relay_load.rs, README "Benchmarks"). Not a current-thread
-    // runtime: `serve`'s own loop below logs to stderr synchronously, and on a runtime of
-    // its own thread (this one, in `block_on`) a stderr that does not drain stalls only the
-    // log, never the relay; a panic's emergency stop also gets a live writer that way.
+    // A worker per core. One worker or a current-thread runtime measured no less CPU per
+    // relayed message (benches/relay_load.rs, README "Benchmarks"), and would cap the
+    // relay at one core: 10,000 pairs at 10 msg/s need more than that.
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
         .enable_all()
         .build()
     {
