@@ -1,7 +1,21 @@
-//! Load generator: our relay against PyDGLab-WS's `DGLabWSServer`, each in its own process.
+//! Load generator: our relay against PyDGLab-WS's `DGLabWSServer` and (optionally) the
+//! vendor's Node.js relay, each in its own process.
 //!
 //! Run: `cargo bench --bench relay_load` (needs `scripts/python-env.sh` for the PyDGLab
-//! rows). The servers run as child processes so that their CPU time and RSS can be read from
+//! rows).
+//!
+//! The vendor's relay (`socket/BackEnd(Node)/websocketNode.js` in DG-LAB-OPENSOURCE) is not
+//! in this repository: it is someone else's code. Its rows are run only when
+//! `RELAY_LOAD_VENDOR_JS=/path/to/websocketNode.js` is set, and skipped with a note
+//! otherwise. The file must listen on the port in the `PORT` environment variable (the
+//! upstream file has `port: 9999` hard-coded: change that one line to
+//! `{ port: Number(process.env.PORT), host: '127.0.0.1' }`), and its folder must hold
+//! `node_modules` with `ws` and `uuid` (`npm install ws uuid@9`). It is run as
+//! `node websocketNode.js` in its own folder, stdout (it logs every message) to /dev/null.
+//! Its protocol is SOCKET v2 with one difference the load generator follows: a terminal's
+//! message to its App goes as `"type":4` (the vendor forwards a `"type":"msg"` back to the
+//! `clientId`, i.e. to the terminal itself); the App→terminal direction is `"type":"msg"`
+//! for every server. The servers run as child processes so that their CPU time and RSS can be read from
 //! `/proc/<pid>/stat` and `/proc/<pid>/status` without the load generator's own cost mixed
 //! in: ours is this very binary re-run with `--serve-ours PORTFILE`, PyDGLab-WS is
 //! `benches/support/pydglab_server.py`. Every scenario gets a fresh server process.
@@ -26,12 +40,20 @@
 //! and the table says so; run as `bash -c 'ulimit -n 65536; cargo bench --bench relay_load'`.
 //!
 //! Knobs for quick runs (defaults are the reported configuration): `RELAY_LOAD_SECS`
-//! (measured window, default 5), `RELAY_LOAD_SERVERS` (`ours`, `pydglab` or `both`),
+//! (measured window, default 5), `RELAY_LOAD_SERVERS` (comma-separated subset of `ours,pydglab,vendor`; default all three,
+//! vendor only with `RELAY_LOAD_VENDOR_JS`),
 //! `RELAY_LOAD_SCENARIOS` (comma-separated subset of `throughput,latency,memory`),
 //! `RELAY_LOAD_IDLE_SOCKETS` (memory scenario size), and for profiling only
 //! `RELAY_LOAD_SERVER_WRAPPER` (a command our server is run under, e.g. `valgrind
 //! --tool=massif`), `RELAY_LOAD_READ_BUFFER` (our server's `read_buffer_size`) and
-//! `RELAY_LOAD_SERVER_THREADS` (our server's tokio worker threads).
+//! `RELAY_LOAD_SERVER_THREADS` (our server's tokio worker threads; default one per core,
+//! as `dglab-relay serve` has; `current` for a current-thread runtime).
+//!
+//! `RELAY_LOAD_OURS_BIN=/path/to/dglab-relay` replaces our in-process server with the real
+//! binary, run as `dglab-relay serve --host 127.0.0.1 --port P --heartbeat 0
+//! --max-connections 12000` (WebSocket pings stay on, as `serve` has them): this is how the
+//! README's "5,000 idle pairs under `serve`" figure is taken, with
+//! `RELAY_LOAD_SCENARIOS=memory`.
 
 use dglab_core::relay::{self, RelayConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -77,6 +99,7 @@ const OPEN_CONCURRENCY: usize = 48;
 enum Kind {
     Ours,
     PyDglab,
+    Vendor,
 }
 
 impl Kind {
@@ -84,8 +107,37 @@ impl Kind {
         match self {
             Kind::Ours => "dglab-core relay",
             Kind::PyDglab => "PyDGLab-WS 1.1.0",
+            Kind::Vendor => "vendor Node relay",
         }
     }
+
+    /// The `type` a terminal's message to its App is sent with (see the module docs).
+    fn terminal_type(self) -> &'static str {
+        match self {
+            Kind::Vendor => "4",
+            _ => "\"msg\"",
+        }
+    }
+}
+
+/// A free port on 127.0.0.1 for a server that cannot report the one it took.
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Waits until `port` accepts a connection; kills `child` if it never does.
+fn wait_listening(child: &mut Child, port: u16, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + STEP;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{what} did not listen on port {port}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// A server child process; killed (by its own pid) when dropped.
@@ -100,6 +152,46 @@ impl Server {
     fn spawn(kind: Kind) -> Result<Server, String> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         match kind {
+            Kind::Ours if std::env::var_os("RELAY_LOAD_OURS_BIN").is_some() => {
+                let bin = std::env::var_os("RELAY_LOAD_OURS_BIN").expect("checked");
+                let port = free_port()?;
+                let mut child = Command::new(&bin)
+                    .args(["serve", "--host", "127.0.0.1", "--heartbeat", "0"])
+                    .args(["--max-connections", "12000", "--port", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("spawn {}: {e}", Path::new(&bin).display()))?;
+                wait_listening(&mut child, port, "dglab-relay serve")?;
+                Ok(Server {
+                    child,
+                    stdin: None,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                })
+            }
+            Kind::Vendor => {
+                let Some(js) = std::env::var_os("RELAY_LOAD_VENDOR_JS") else {
+                    return Err("RELAY_LOAD_VENDOR_JS not set".into());
+                };
+                let js = PathBuf::from(js);
+                let port = free_port()?;
+                let mut child = Command::new("node")
+                    .arg(&js)
+                    .current_dir(js.parent().unwrap_or(Path::new(".")))
+                    .env("PORT", port.to_string())
+                    .stdin(Stdio::null())
+                    // It logs every message it receives.
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("spawn node: {e}"))?;
+                wait_listening(&mut child, port, "the vendor relay")?;
+                Ok(Server {
+                    child,
+                    stdin: None,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                })
+            }
             Kind::Ours => {
                 let portfile =
                     std::env::temp_dir().join(format!("relay_load-{}.port", std::process::id()));
@@ -213,8 +305,12 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // EOF first, so a server under a profiler exits cleanly and writes its profile;
-        // a kill only if it does not.
-        drop(self.stdin.take());
+        // a kill only if it does not. Servers that do not watch stdin are killed at once.
+        if self.stdin.take().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -261,14 +357,18 @@ fn clock_ticks_per_second() -> f64 {
 
 /// `--serve-ours PORTFILE`: our relay as a standalone server for the load generator.
 fn serve_ours(portfile: &Path) {
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    // Profiling aid only: the reported runs use tokio's default (one worker per core).
-    if let Some(n) = std::env::var("RELAY_LOAD_SERVER_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        rt.worker_threads(n);
-    }
+    // The reported runs use tokio's default, a worker per core, as `dglab-relay serve`
+    // does; a count (or `current`, a current-thread runtime) is for comparison.
+    let threads = std::env::var("RELAY_LOAD_SERVER_THREADS").unwrap_or_default();
+    let mut rt = if threads == "current" {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if let Ok(n) = threads.parse() {
+            b.worker_threads(n);
+        }
+        b
+    };
     let rt = rt.enable_all().build().unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -533,17 +633,18 @@ async fn pump(
     latencies
 }
 
-fn envelope(terminal_id: &str, app_id: &str, message: &str) -> String {
+/// `kind` is the JSON value of `type`, quotes included.
+fn envelope(kind: &str, terminal_id: &str, app_id: &str, message: &str) -> String {
     // Commands never need JSON escaping except the quotes inside pulse-…:[…].
     let message = message.replace('"', "\\\"");
     format!(
-        r#"{{"type":"msg","clientId":"{terminal_id}","targetId":"{app_id}","message":"{message}"}}"#
+        r#"{{"type":{kind},"clientId":"{terminal_id}","targetId":"{app_id}","message":"{message}"}}"#
     )
 }
 
 /// Terminal→App traffic: alternating strength and 4-frame pulse commands, as a
 /// controller sends them.
-fn terminal_maker(tid: String, aid: String) -> Maker {
+fn terminal_maker(kind: Kind, tid: String, aid: String) -> Maker {
     Box::new(move |n| {
         let m = if n % 2 == 0 {
             format!("strength-1+2+{}", n % 201)
@@ -552,7 +653,7 @@ fn terminal_maker(tid: String, aid: String) -> Maker {
             let f = format!("0a141e28{b:02x}{b:02x}{b:02x}{b:02x}");
             format!(r#"pulse-A:["{f}","{f}","{f}","{f}"]"#)
         };
-        envelope(&tid, &aid, &m)
+        envelope(kind.terminal_type(), &tid, &aid, &m)
     })
 }
 
@@ -560,7 +661,7 @@ fn terminal_maker(tid: String, aid: String) -> Maker {
 fn app_maker(tid: String, aid: String) -> Maker {
     Box::new(move |n| {
         let m = format!("strength-{}+{}+150+150", n % 151, (n / 3) % 151);
-        envelope(&tid, &aid, &m)
+        envelope("\"msg\"", &tid, &aid, &m)
     })
 }
 
@@ -590,6 +691,7 @@ fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
 
 /// Runs pumps over `pairs` for warm-up + `window`, measuring only in the window.
 async fn run_traffic(
+    kind: Kind,
     server: &Server,
     pairs: Vec<Pair>,
     windowed: bool,
@@ -621,7 +723,7 @@ async fn run_traffic(
             t_pace,
             to_app.clone(),
             to_terminal.clone(),
-            terminal_maker(p.terminal_id.clone(), p.app_id.clone()),
+            terminal_maker(kind, p.terminal_id.clone(), p.app_id.clone()),
             stats.clone(),
             stop.clone(),
         )));
@@ -691,7 +793,7 @@ async fn throughput(kind: Kind, window: Duration) -> Row {
     let (pairs, problem) = open_pairs(&server.url(), THROUGHPUT_PAIRS).await;
     row.notes.extend(problem);
     row.load = format!("{} pairs", pairs.len());
-    run_traffic(&server, pairs, true, window, &mut row).await;
+    run_traffic(kind, &server, pairs, true, window, &mut row).await;
     row
 }
 
@@ -718,7 +820,7 @@ async fn latency(kind: Kind, window: Duration) -> Row {
         pairs.len(),
         pairs.len() as u64 * LATENCY_RATE_HZ
     );
-    run_traffic(&server, pairs, false, window, &mut row).await;
+    run_traffic(kind, &server, pairs, false, window, &mut row).await;
     row
 }
 
@@ -846,6 +948,13 @@ fn targets(rows: &[Row]) -> String {
         fmt_opt(p99, |v| format!("{v:.0} µs")),
         verdict(p99.map(|v| v <= 1000.0))
     );
+    let paced_cpu = find("latency", Kind::Ours).and_then(|r| r.cpu_us_per_msg);
+    let _ = writeln!(
+        s,
+        "| ≤ 10 µs server CPU per message at 1,000 pairs × 10 msg/s | {} | {} |",
+        fmt_opt(paced_cpu, |v| format!("{v:.2} µs")),
+        verdict(paced_cpu.map(|v| v <= 10.0))
+    );
     let mem = find("memory", Kind::Ours).and_then(|r| r.rss_per_socket);
     let _ = writeln!(
         s,
@@ -870,11 +979,20 @@ async fn run_all() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(5),
     );
-    let kinds: Vec<Kind> = match std::env::var("RELAY_LOAD_SERVERS").as_deref() {
-        Ok("ours") => vec![Kind::Ours],
-        Ok("pydglab") => vec![Kind::PyDglab],
-        _ => vec![Kind::Ours, Kind::PyDglab],
-    };
+    let wanted_servers =
+        std::env::var("RELAY_LOAD_SERVERS").unwrap_or_else(|_| "ours,pydglab,vendor".into());
+    let vendor_js = std::env::var_os("RELAY_LOAD_VENDOR_JS").is_some();
+    let kinds: Vec<Kind> = [
+        ("ours", Kind::Ours),
+        ("pydglab", Kind::PyDglab),
+        ("vendor", Kind::Vendor),
+    ]
+    .into_iter()
+    .filter(|(name, kind)| {
+        wanted_servers.split(',').any(|s| s == *name) && (*kind != Kind::Vendor || vendor_js)
+    })
+    .map(|(_, kind)| kind)
+    .collect();
     // Client and server each hold one descriptor per socket; leave room for the rest.
     let limit = nofile_limit().unwrap_or(1024);
     let wanted = std::env::var("RELAY_LOAD_IDLE_SOCKETS")
@@ -898,6 +1016,20 @@ async fn run_all() {
     }
     let scenarios = std::env::var("RELAY_LOAD_SCENARIOS")
         .unwrap_or_else(|_| "throughput,latency,memory".into());
+    if !vendor_js && wanted_servers.split(',').any(|s| s == "vendor") {
+        let _ = writeln!(
+            preamble,
+            "\nVendor Node relay skipped: set RELAY_LOAD_VENDOR_JS=/path/to/websocketNode.js \
+             (see the header of benches/relay_load.rs)."
+        );
+        eprintln!("relay_load: vendor Node relay skipped (RELAY_LOAD_VENDOR_JS not set)");
+    }
+    if std::env::var_os("RELAY_LOAD_OURS_BIN").is_some() {
+        let _ = writeln!(
+            preamble,
+            "\nOur relay: the real `dglab-relay serve --max-connections 12000` (RELAY_LOAD_OURS_BIN)."
+        );
+    }
     let _ = writeln!(preamble, "\nLoad average (1 min) at start: {}", loadavg());
     let mut rows = Vec::new();
     for scenario in ["throughput", "latency", "memory"] {

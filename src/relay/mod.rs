@@ -218,6 +218,14 @@ impl RelayHandle {
         self.events.subscribe()
     }
 
+    /// Whether each relayed message is also sent to subscribers as
+    /// [`RelayEvent::Relayed`] (on by default). A subscriber that only logs connections
+    /// turns it off: at 10 messages a second per pair, those events (an escaped copy, a
+    /// broadcast, a wake-up of the subscriber's thread) cost more CPU than relaying.
+    pub fn set_relayed_events(&self, on: bool) {
+        self.registry.set_relayed_events(on);
+    }
+
     /// Every connection right now, oldest first.
     pub fn snapshot(&self) -> Vec<ConnectionInfo> {
         self.registry.snapshot()

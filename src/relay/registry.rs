@@ -10,6 +10,7 @@ use crate::protocol::codec::{self, DecodeError, FrontEnd, FrontEndAction, Inboun
 use crate::protocol::{Code, Envelope, MessageType, TARGET_ID_MESSAGE};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
@@ -155,6 +156,8 @@ pub(crate) struct Registry {
     /// Ping every new socket right away (when pings are on), so its round-trip time is
     /// known within moments instead of one ping interval later.
     ping_on_join: bool,
+    /// Whether relayed messages become `RelayEvent::Relayed` (when anyone subscribes).
+    relayed_events: Arc<AtomicBool>,
 }
 
 impl Registry {
@@ -170,7 +173,13 @@ impl Registry {
             tracker,
             shutdown,
             ping_on_join,
+            relayed_events: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// See [`super::RelayHandle::set_relayed_events`].
+    pub(crate) fn set_relayed_events(&self, on: bool) {
+        self.relayed_events.store(on, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -692,7 +701,8 @@ impl Registry {
             urgent(&mut st, sender, frames, false);
         }
         // Peer text, bound for log lines: escaped and cut short (see `RelayEvent::Relayed`).
-        let event_msg = self.has_subscribers().then(|| {
+        let relayed_event = self.relayed_events.load(Ordering::Relaxed) && self.has_subscribers();
+        let event_msg = relayed_event.then(|| {
             Arc::<str>::from(super::logline::escape(
                 &env.message,
                 super::logline::MAX_TEXT_CHARS,

@@ -28,6 +28,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the relay until a shutdown signal; returns the process exit code.
 pub fn run(args: ServeArgs) -> i32 {
+    // A worker per core. One worker or a current-thread runtime measured no less CPU per
+    // relayed message (benches/relay_load.rs, README "Benchmarks"), and would cap the
+    // relay at one core: 10,000 pairs at 10 msg/s need more than that.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,6 +79,9 @@ async fn serve(args: ServeArgs) -> i32 {
         }
     };
     let mut events = relay.subscribe();
+    // Relayed messages are logged only at debug: below that, asking for them would cost
+    // each message an event and a wake-up of this thread (about half the relay's CPU).
+    relay.set_relayed_events(crate::logger::debug_enabled());
     let heartbeat = match args.heartbeat {
         Some(d) => format!("heartbeat every {} s", d.as_secs()),
         None => "heartbeat off".to_owned(),
