@@ -183,6 +183,31 @@ async fn pair(terminal_base: &str, app_base: &str) -> (Ws, String, Ws, String) {
     (term, term_id, app, app_id)
 }
 
+/// Every frame `ws` gets until its socket closes (or `WAIT` passes): the `msg` payloads, the
+/// other frames, and whether it closed.
+async fn until_closed(ws: &mut Ws) -> (Vec<String>, Vec<Value>, bool) {
+    let mut msgs = Vec::new();
+    let mut others = Vec::new();
+    let end = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(m)) = ws.next().await {
+            match m {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "msg" {
+                        msgs.push(v["message"].as_str().unwrap().to_owned());
+                    } else {
+                        others.push(v);
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    (msgs, others, end.is_ok())
+}
+
 async fn recv_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
@@ -510,26 +535,8 @@ async fn a_signal_sets_the_local_terminals_app_to_0_before_closing(signal: &str)
     assert!(killed.success());
 
     // Everything the App gets until its socket closes.
-    let mut msgs = Vec::new();
-    let mut others = Vec::new();
-    let end = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(m)) = app.next().await {
-            match m {
-                Message::Text(t) => {
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    if v["type"] == "msg" {
-                        msgs.push(v["message"].as_str().unwrap().to_owned());
-                    } else {
-                        others.push(v);
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
-            }
-        }
-    })
-    .await;
-    assert!(end.is_ok(), "the App's socket did not close");
+    let (msgs, others, closed) = until_closed(&mut app).await;
+    assert!(closed, "the App's socket did not close");
     assert_eq!(
         msgs,
         ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"],
@@ -591,22 +598,7 @@ async fn a_cap_on_the_headless_relay_binds_every_terminal_and_sigterm_stops_thei
         .status()
         .unwrap()
         .success());
-    let mut msgs = vec![];
-    let _ = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(m)) = app.next().await {
-            match m {
-                Message::Text(t) => {
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    if v["type"] == "msg" {
-                        msgs.push(v["message"].as_str().unwrap().to_owned());
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
-            }
-        }
-    })
-    .await;
+    let (msgs, _, _) = until_closed(&mut app).await;
     assert_eq!(
         msgs,
         ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"]

@@ -143,7 +143,7 @@ impl HubInner {
         let mut reached = vec![];
         for (relay, policy) in self.relays() {
             let apps = relay.to_every_app_first(&ZERO_AND_CLEAR);
-            policy.stopped(&apps, |_| uuid::Uuid::nil());
+            policy.stopped(&apps);
             reached.extend(apps);
         }
         report.apps = reached.len();

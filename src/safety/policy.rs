@@ -94,12 +94,13 @@ impl RelayPolicy {
     }
 
     /// Marks the Apps a stop reached: each owes a 0/0 report, unless it already said 0/0.
-    pub(crate) fn stopped(&self, reached: &[Uuid], terminal_of: impl Fn(Uuid) -> Uuid) {
+    /// An App never seen routing is recorded with a nil terminal until its next frame.
+    pub(crate) fn stopped(&self, reached: &[Uuid]) {
         let mut apps = self.apps();
         for app in reached {
             let a = apps
                 .entry(*app)
-                .or_insert_with(|| AppSeen::new(terminal_of(*app)));
+                .or_insert_with(|| AppSeen::new(Uuid::nil()));
             a.level = [0, 0];
             a.last_rise = [None, None];
             a.stop_pending = a.reported != Some([0, 0]);
@@ -439,7 +440,7 @@ mod tests {
                     for m in ZERO_AND_CLEAR {
                         apply(&mut level, m);
                     }
-                    policy.stopped(&[app], |_| terminal);
+                    policy.stopped(&[app]);
                 }
                 Op::Rearm => hub.rearm(),
                 Op::Caps(a, b) => {

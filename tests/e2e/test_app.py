@@ -148,8 +148,9 @@ class FakeApp:
             self.strength[ch - 1] = min(cur, self.limit[ch - 1])
             self.report()
 
-    def msgs_until(self, done, timeout=8.0):
-        """Collects `msg` payloads (answering them like the App) until done(list) is true."""
+    def msgs_until(self, done, timeout=8.0, answer=True):
+        """Collects `msg` payloads until done(list) is true, answering them like the App, or
+        with answer=False not at all (a phone slow to report)."""
         got = []
         deadline = time.monotonic() + timeout
         while not done(got):
@@ -159,22 +160,13 @@ class FakeApp:
             frame = self.ws.recv_json(left)
             if frame["type"] == "msg":
                 got.append(frame["message"])
-                self.handle(frame["message"])
+                if answer:
+                    self.handle(frame["message"])
         return got
 
     def take_until(self, done, timeout=8.0):
-        """Collects `msg` payloads WITHOUT answering them (a phone slow to report) until
-        done(list) is true."""
-        got = []
-        deadline = time.monotonic() + timeout
-        while not done(got):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"App got {got}, still waiting")
-            frame = self.ws.recv_json(left)
-            if frame["type"] == "msg":
-                got.append(frame["message"])
-        return got
+        """Collects `msg` payloads WITHOUT answering them until done(list) is true."""
+        return self.msgs_until(done, timeout, answer=False)
 
     def drain(self, seconds):
         """Every `msg` that arrives within `seconds` (answered like the App)."""
@@ -218,6 +210,32 @@ def app_pid(port):
     import re
     m = re.search(r"pid=(\d+)", out)
     return int(m.group(1)) if m else None
+
+
+def run_steps(results, wd, failure_png):
+    """Runs each (name, fn) in order, printing ok/FAIL/SKIP; after the first failure the
+    rest are skipped and a screenshot is saved. Returns (passed, failed, skipped)."""
+    passed = failed = skipped = 0
+    for name, fn in results:
+        if failed:
+            skipped += 1
+            print(f"SKIP {name}")
+            continue
+        t = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print(f"ok   {name} ({(time.monotonic() - t) * 1000:.0f} ms)")
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+            try:
+                wd.screenshot(failure_png)
+                print(f"    failure screenshot: {failure_png}")
+            except Exception:
+                pass
+    return passed, failed, skipped
 
 
 def main():
@@ -743,25 +761,7 @@ def main():
 
     passed = failed = skipped = 0
     try:
-        for name, fn in results:
-            if failed:
-                skipped += 1
-                print(f"SKIP {name}")
-                continue
-            t = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {name} ({(time.monotonic() - t) * 1000:.0f} ms)")
-            except Exception:
-                failed += 1
-                print(f"FAIL {name}")
-                traceback.print_exc()
-                try:
-                    wd.screenshot("target/e2e/failure.png")
-                    print("    failure screenshot: target/e2e/failure.png")
-                except Exception:
-                    pass
+        passed, failed, skipped = run_steps(results, wd, "target/e2e/failure.png")
     finally:
         if "app" in ctx:
             ctx["app"].close()

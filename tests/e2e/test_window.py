@@ -15,10 +15,9 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_app import FakeApp, WebDriver, wait_for  # noqa: E402
+from test_app import FakeApp, WebDriver, run_steps, wait_for  # noqa: E402
 
 IDENTIFIER = "org.dglab-hub.desktop"
 # A 1366×768 laptop screen: the window's default size must fit it with its title bar and a
@@ -345,25 +344,7 @@ def main():
 
     passed = failed = skipped = 0
     try:
-        for name, fn in results:
-            if failed:
-                skipped += 1
-                print(f"SKIP {name}")
-                continue
-            t = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {name} ({(time.monotonic() - t) * 1000:.0f} ms)")
-            except Exception:
-                failed += 1
-                print(f"FAIL {name}")
-                traceback.print_exc()
-                try:
-                    wd.screenshot("target/e2e/failure-window.png")
-                    print("    failure screenshot: target/e2e/failure-window.png")
-                except Exception:
-                    pass
+        passed, failed, skipped = run_steps(results, wd, "target/e2e/failure-window.png")
     finally:
         wd.quit()
         if "blocker" in ctx:
