@@ -178,7 +178,10 @@ fn on_frame(
         Some(Ok(Message::Text(text))) => return Ok(hub.handle_text(id, &text)),
         Some(Ok(Message::Binary(_))) => {
             if logline::enabled(log::Level::Debug) {
-                logline::line(log::Level::Debug, format!("V4 {id}: ignored a binary frame"));
+                logline::line(
+                    log::Level::Debug,
+                    format!("V4 {id}: ignored a binary frame"),
+                );
             }
         }
         Some(Ok(Message::Pong(_))) => hub.pong(id, serial),

@@ -97,6 +97,9 @@ mod tests {
             v(&to_controller(V4Id(0xb71e_02d4), r#"{"t":"ev"}"#)),
             json!({"type":"message","clientId":"b71e02d4","data":{"t":"ev"}})
         );
-        assert_eq!(to_app(r#"{"b":1,"a":2}"#), r#"{"type":"message","data":{"b":1,"a":2}}"#);
+        assert_eq!(
+            to_app(r#"{"b":1,"a":2}"#),
+            r#"{"type":"message","data":{"b":1,"a":2}}"#
+        );
     }
 }

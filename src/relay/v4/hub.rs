@@ -182,11 +182,8 @@ impl Hub {
             evs.push(V4Event::Connected { id, role, remote });
             let _ = deliver_text(&mut st, id, frames::hello(id));
             if let Some(tid) = tid {
-                let controller = V4Id::parse(tid).filter(|c| {
-                    st.conns
-                        .get(c)
-                        .is_some_and(|e| e.role != V4Role::App)
-                });
+                let controller = V4Id::parse(tid)
+                    .filter(|c| st.conns.get(c).is_some_and(|e| e.role != V4Role::App));
                 match controller {
                     Some(c) => attach(&mut st, id, c, &mut evs),
                     None => {
@@ -286,7 +283,12 @@ impl Hub {
                 return None;
             };
             match frame.kind.as_deref() {
-                Some("ping") => outcome(deliver_text(&mut st, id, frames::pong()), &mut st, id, &mut evs),
+                Some("ping") => outcome(
+                    deliver_text(&mut st, id, frames::pong()),
+                    &mut st,
+                    id,
+                    &mut evs,
+                ),
                 Some("pong") => None,
                 Some("message") if role == V4Role::App => {
                     let data = frame.data.map_or("null", RawValue::get);
@@ -321,7 +323,11 @@ impl Hub {
         let mut evs = vec![];
         let r = {
             let mut st = self.lock();
-            if !st.conns.get(&controller).is_some_and(|c| c.serial == serial) {
+            if !st
+                .conns
+                .get(&controller)
+                .is_some_and(|c| c.serial == serial)
+            {
                 return Err(V4SendError::Gone);
             }
             to_app(&mut st, controller, app, data, &mut evs).map(|_| ())
@@ -378,10 +384,7 @@ impl Hub {
                 }
                 if c.missed >= max_missed.max(1) {
                     silent.push(*id);
-                } else if tx
-                    .try_send_first(Message::Ping(Default::default()))
-                    .is_ok()
-                {
+                } else if tx.try_send_first(Message::Ping(Default::default())).is_ok() {
                     c.ping_sent = Some(now);
                 }
             }
@@ -499,7 +502,11 @@ fn attach(st: &mut State, app: V4Id, controller: V4Id, evs: &mut Vec<V4Event>) {
         c.apps.push(app);
         c.idle_since = None;
     }
-    let _ = deliver_text(st, app, frames::notice(frames::CONTROLLER_ATTACHED, controller));
+    let _ = deliver_text(
+        st,
+        app,
+        frames::notice(frames::CONTROLLER_ATTACHED, controller),
+    );
     evs.push(V4Event::Attached { app, controller });
     let d = deliver_to_controller(st, controller, V4Incoming::Attached(app), || {
         frames::notice(frames::CLIENT_ATTACHED, app)
@@ -509,12 +516,7 @@ fn attach(st: &mut State, app: V4Id, controller: V4Id, evs: &mut Vec<V4Event>) {
 
 /// A `message` from an App: to its controller with the App's id added (any `clientId`
 /// it wrote is ignored); the guard sees it and may answer the App at once.
-fn from_app(
-    st: &mut State,
-    app: V4Id,
-    data: &str,
-    evs: &mut Vec<V4Event>,
-) -> Option<queue::Space> {
+fn from_app(st: &mut State, app: V4Id, data: &str, evs: &mut Vec<V4Event>) -> Option<queue::Space> {
     let controller = st.conns.get(&app)?.controller?;
     let answers = st
         .guard
@@ -611,10 +613,9 @@ fn to_app(
     if !ours {
         return Err(V4SendError::ClientNotFound);
     }
-    let verdict = st
-        .guard
-        .clone()
-        .map_or(V4Verdict::Pass, |g| g.controller_sent(app, controller, data));
+    let verdict = st.guard.clone().map_or(V4Verdict::Pass, |g| {
+        g.controller_sent(app, controller, data)
+    });
     let frame = match verdict {
         V4Verdict::Pass => frames::to_app(data),
         V4Verdict::Replace(other) => frames::to_app(&other),
@@ -689,7 +690,10 @@ fn remove(st: &mut State, id: V4Id, reason: &'static str, ending: Ending, evs: &
                 if let Some(g) = &guard {
                     g.app_left(id);
                 }
-                evs.push(V4Event::Detached { app: id, controller });
+                evs.push(V4Event::Detached {
+                    app: id,
+                    controller,
+                });
                 if let Some(c) = st.conns.get_mut(&controller) {
                     c.apps.retain(|a| *a != id);
                     if c.apps.is_empty() && c.role == V4Role::Controller {

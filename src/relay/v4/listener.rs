@@ -219,9 +219,8 @@ async fn upgrade(
     let (key, tid) = match head {
         Head::Upgrade(key, tid) => (key, tid),
         Head::Refuse(status, extra) => {
-            let body = format!(
-                "{status}: this is a DG-LAB V4 (WebSocket) relay; connect to / or /v4\n"
-            );
+            let body =
+                format!("{status}: this is a DG-LAB V4 (WebSocket) relay; connect to / or /v4\n");
             let resp = format!(
                 "HTTP/1.1 {status}\r\n{extra}Connection: close\r\nContent-Type: text/plain\r\n\
                  Content-Length: {}\r\n\r\n{body}",
@@ -335,7 +334,10 @@ mod tests {
             route("/?targetId=aaaaaaaa&tid=bbbbbbbb"),
             Ok(Some("bbbbbbbb".into()))
         );
-        assert_eq!(route("/?tid=&targetId=aaaaaaaa"), Ok(Some("aaaaaaaa".into())));
+        assert_eq!(
+            route("/?tid=&targetId=aaaaaaaa"),
+            Ok(Some("aaaaaaaa".into()))
+        );
         assert_eq!(route("/?tid="), Ok(None));
         assert_eq!(route("/v5"), Err(()));
         assert_eq!(route("/3f9a1c07"), Err(()));

@@ -4,8 +4,8 @@
 //! bounded [`V4Inbox`]; an inbox that is not read fast enough is dropped as "too slow",
 //! as a socket that stops reading is.
 
-use super::hub::{Hub, V4SendError};
 use super::event::V4Id;
+use super::hub::{Hub, V4SendError};
 use tokio::sync::mpsc;
 
 /// What the relay hands an in-process controller: the frames a socket controller gets,
