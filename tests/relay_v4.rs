@@ -1122,3 +1122,138 @@ async fn shutdown_closes_every_socket_with_1001() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// `dglab-relay serve --v4-port N`: the V4 relay beside SOCKET v2 in the binary. Never on
+// 9998: another test's relay may hold it.
+
+mod serve_flag {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_dglab-relay");
+
+    /// A port that was free a moment ago.
+    fn free_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn serve_runs_the_v4_relay_on_v4_port_logs_it_and_closes_it_on_sigterm() {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .args(["--v4-port", &port.to_string(), "--v4-idle-timeout", "60"])
+            .env("DGLAB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = vec![];
+        let mut line_with = async |needle: String| loop {
+            let line = tokio::time::timeout(WAIT, lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {needle:?} in {seen:#?}"))
+                .expect("the relay ended");
+            seen.push(line.clone());
+            if line.contains(&needle) {
+                return line;
+            }
+        };
+        let started = line_with(format!("V4 relay (DG-LAB App 4.x) on 127.0.0.1:{port}")).await;
+        assert!(started.contains("idle timeout 60 s"), "{started}");
+        let url = format!("ws://127.0.0.1:{port}/v4");
+        let mut c = Peer::connect(&url).await;
+        let mut a = Peer::connect(&format!("{url}?tid={}", c.id)).await;
+        assert_eq!(a.recv().await["type"], "controller_attached");
+        assert_eq!(c.recv().await["type"], "client_attached");
+        line_with(format!("V4 App {} attached to controller {}", a.id, c.id)).await;
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let (_, close) = a.closed().await;
+        assert!(
+            matches!(close.as_ref().map(|c| c.0), Some(1001 | 4000)),
+            "{close:?}"
+        );
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+
+    #[test]
+    fn a_given_v4_port_that_is_taken_is_one_line_and_exit_2() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let out = Command::new(BIN)
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--v4-port",
+                &port,
+            ])
+            .env("DGLAB_LOG", "info")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: V4 port {port} is already in use; choose another with --v4-port <N>, \
+                 or 0 to turn the V4 relay off\n"
+            )
+        );
+    }
+
+    #[test]
+    fn v4_port_0_turns_it_off() {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--v4-port",
+                "0",
+            ])
+            .env("DGLAB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        assert!(first.contains("listening on 127.0.0.1:"), "{first}");
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success());
+        assert!(!rest.contains("V4"), "{rest}");
+    }
+}

@@ -35,6 +35,8 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Everything the accept loop needs; owned by its task.
 pub(crate) struct Listener {
     pub(crate) listener: TcpListener,
+    /// Shared by every listener of one relay, so the limits hold across its addresses.
+    pub(crate) counts: SharedCounts,
     pub(crate) hub: Hub,
     pub(crate) config: super::V4Config,
     pub(crate) tracker: TaskTracker,
@@ -42,12 +44,12 @@ pub(crate) struct Listener {
 }
 
 #[derive(Debug, Default)]
-struct Counts {
+pub(crate) struct Counts {
     total: usize,
     by_ip: HashMap<IpAddr, usize>,
 }
 
-type SharedCounts = Arc<Mutex<Counts>>;
+pub(crate) type SharedCounts = Arc<Mutex<Counts>>;
 
 fn lock(c: &SharedCounts) -> MutexGuard<'_, Counts> {
     c.lock().unwrap_or_else(|e| e.into_inner())
@@ -100,7 +102,7 @@ fn admit(config: &RelayConfig, counts: &SharedCounts, ip: IpAddr) -> Option<Slot
 
 impl Listener {
     pub(crate) async fn run(self) {
-        let counts = SharedCounts::default();
+        let counts = self.counts.clone();
         let limits = &self.config.limits;
         let mut ws_config = WebSocketConfig::default();
         ws_config.read_buffer_size = limits.read_buffer_size;

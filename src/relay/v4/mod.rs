@@ -53,6 +53,7 @@ const EVENT_CAPACITY: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct V4Handle {
     local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
     hub: Hub,
     config: V4Config,
     events: broadcast::Sender<V4Event>,
@@ -65,24 +66,47 @@ pub struct V4Handle {
 /// # Errors
 /// Only if the listener's local address cannot be read.
 pub fn start(listener: TcpListener, config: V4Config) -> std::io::Result<V4Handle> {
-    let local_addr = listener.local_addr()?;
+    start_many(vec![listener], config)
+}
+
+/// [`start`] on several listeners (IPv4 and IPv6, several interfaces): one relay, one
+/// routing table, and the connection limits hold across all of them.
+///
+/// # Errors
+/// If `listeners` is empty or a listener's local address cannot be read.
+pub fn start_many(listeners: Vec<TcpListener>, config: V4Config) -> std::io::Result<V4Handle> {
+    let local_addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let Some(&local_addr) = local_addrs.first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a V4 relay needs at least one listener",
+        ));
+    };
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let hub = Hub::new(events.clone());
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     tracker.spawn(keepalive(hub.clone(), config.clone(), shutdown.clone()));
-    tracker.spawn(
-        listener::Listener {
-            listener,
-            hub: hub.clone(),
-            config: config.clone(),
-            tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
-        }
-        .run(),
-    );
+    let counts = listener::SharedCounts::default();
+    for listener in listeners {
+        tracker.spawn(
+            listener::Listener {
+                listener,
+                counts: counts.clone(),
+                hub: hub.clone(),
+                config: config.clone(),
+                tracker: tracker.clone(),
+                shutdown: shutdown.clone(),
+            }
+            .run(),
+        );
+    }
     Ok(V4Handle {
         local_addr,
+        local_addrs,
         hub,
         config,
         events,
@@ -124,9 +148,14 @@ async fn keepalive(hub: Hub, config: V4Config, shutdown: CancellationToken) {
 }
 
 impl V4Handle {
-    /// The address the relay listens on.
+    /// The address the relay listens on (the first, with several listeners).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every address the relay listens on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// A receiver of every event from now on.
