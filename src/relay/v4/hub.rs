@@ -279,9 +279,7 @@ impl Hub {
         let mut evs = vec![];
         let space = {
             let mut st = self.lock();
-            let Some(role) = st.conns.get(&id).map(|c| c.role) else {
-                return None;
-            };
+            let role = st.conns.get(&id).map(|c| c.role)?;
             match frame.kind.as_deref() {
                 Some("ping") => outcome(
                     deliver_text(&mut st, id, frames::pong()),
@@ -323,11 +321,7 @@ impl Hub {
         let mut evs = vec![];
         let r = {
             let mut st = self.lock();
-            if !st
-                .conns
-                .get(&controller)
-                .is_some_and(|c| c.serial == serial)
-            {
+            if st.conns.get(&controller).is_none_or(|c| c.serial != serial) {
                 return Err(V4SendError::Gone);
             }
             to_app(&mut st, controller, app, data, &mut evs).map(|_| ())
