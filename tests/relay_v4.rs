@@ -1196,6 +1196,86 @@ mod serve_flag {
         assert_eq!(status.code(), Some(0));
     }
 
+    /// With `--local-terminal`, a V4 controller joins too and its link is printed: a 4.x
+    /// App that follows it pairs, and what it reports is logged.
+    #[tokio::test]
+    async fn local_terminal_prints_a_v4_link_an_app_can_pair_with() {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--local-terminal",
+            ])
+            .args(["--v4-port", &port.to_string()])
+            .env("DGLAB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut seen = vec![];
+        let mut line_with = async |needle: String| loop {
+            let line = tokio::time::timeout(WAIT, lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {needle:?} in {seen:#?}"))
+                .expect("the relay ended");
+            seen.push(line.clone());
+            if line.contains(&needle) {
+                return line;
+            }
+        };
+        let link = line_with("V4 link:".into()).await;
+        let prefix = format!(
+            "V4 link:     https://dungeon-lab.cn/s/?v=1&action=socket&url=ws%3A%2F%2F127.0.0.1%3A{port}%2F%3Ftid%3D"
+        );
+        let tid = link
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{link}"));
+        assert!(V4Id::parse(tid).is_some(), "{tid}");
+        let app = SimApp::join(
+            &format!("ws://127.0.0.1:{port}/"),
+            tid,
+            vec![Device::coyote3(SLOT)],
+            Options::default(),
+        )
+        .await;
+        line_with(format!(
+            "V4 App {} devices: 郊狼 3.0 (COYOTE_030, slot {SLOT})",
+            app.id
+        ))
+        .await;
+        app.tap(2);
+        line_with(format!("V4 App {} custom action C", app.id)).await;
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(app.closed().await, Some(4000));
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+
     #[test]
     fn a_given_v4_port_that_is_taken_is_one_line_and_exit_2() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

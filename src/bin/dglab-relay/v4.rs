@@ -132,18 +132,23 @@ fn bind_error(e: &std::io::Error, addr: SocketAddr) -> String {
     }
 }
 
-/// A running V4 relay and the task logging its events.
+/// A running V4 relay, the task logging its events, and the local controller offered
+/// with `--local-terminal`.
 pub struct Running {
     pub relay: V4Handle,
     logger: tokio::task::JoinHandle<()>,
+    local: Option<(v4::V4LocalLink, tokio::task::JoinHandle<()>)>,
 }
 
 /// Starts the V4 relay on `listeners` (nothing when empty) with the connection limits of
-/// the SOCKET v2 relay, logs one startup line and then its events.
+/// the SOCKET v2 relay, logs one startup line and then its events. With `local_controller`
+/// (`--local-terminal`) it also joins an in-process controller and prints its pairing
+/// link as a QR code.
 pub fn start(
     listeners: Vec<TcpListener>,
     args: &V4Args,
     limits: &dglab_core::relay::RelayConfig,
+    local_controller: bool,
 ) -> Result<Option<Running>, std::io::Error> {
     if listeners.is_empty() {
         return Ok(None);
@@ -179,7 +184,12 @@ pub fn start(
             }
         }
     });
-    Ok(Some(Running { relay, logger }))
+    let local = local_controller.then(|| offer_controller(&relay));
+    Ok(Some(Running {
+        relay,
+        logger,
+        local,
+    }))
 }
 
 /// Closes every V4 socket (close 1001) within `grace`; whether it finished in time.
@@ -187,6 +197,11 @@ pub async fn stop(running: Option<Running>, grace: Duration) -> bool {
     let Some(running) = running else {
         return true;
     };
+    if let Some((link, task)) = running.local {
+        // Its Apps get controller_disconnected and 4000, as from any controller.
+        drop(link);
+        task.abort();
+    }
     let clean = tokio::time::timeout(grace, running.relay.shutdown())
         .await
         .is_ok();
@@ -194,6 +209,94 @@ pub async fn stop(running: Option<Running>, grace: Duration) -> bool {
     tokio::task::yield_now().await;
     running.logger.abort();
     clean
+}
+
+/// Joins an in-process controller, prints its link (QR code and text) on stdout and logs
+/// what its Apps send. It sends nothing itself: driving V4 Apps (with the safety gate)
+/// is the V4 controller's job, still to come; this lets a 4.x App pair and be seen.
+fn offer_controller(relay: &V4Handle) -> (v4::V4LocalLink, tokio::task::JoinHandle<()>) {
+    use std::io::Write;
+    let (link, mut inbox) = relay.join_local();
+    let choice = crate::pairing::choose_here(None, relay.local_addr());
+    let link_text = dglab_core::pairing::v4_pairing_link(&choice.base, link.id());
+    let mut out = String::from(
+        "\nDG-LAB App 4.x: scan with the App (V4 socket control) to pair with this relay's V4 \
+         controller\n(it pairs and logs the App's devices and buttons; it sends no commands):\n\n",
+    );
+    match crate::pairing::qr_text(&link_text) {
+        Ok(qr) => out.push_str(&qr),
+        Err(e) => out.push_str(&format!("(no QR code: {e})\n")),
+    }
+    out.push_str(&format!("\nV4 link:     {link_text}\n"));
+    out.push_str(&format!(
+        "App socket:  {} ({})\n",
+        dglab_core::pairing::v4_socket_url(&choice.base, link.id()),
+        choice.source
+    ));
+    out.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    let id = link.id();
+    let task = tokio::spawn(async move {
+        while let Some(incoming) = inbox.recv().await {
+            if let v4::V4Incoming::Message { app, data } = incoming {
+                if let Some(line) = app_payload_line(app, &data) {
+                    log::info!("{line}");
+                }
+            }
+        }
+        log::info!("V4 local controller {id} is off the relay");
+    });
+    (link, task)
+}
+
+/// What the log says about a payload from an App to the local controller: its devices
+/// and its custom-action buttons (A–J); the rest only at debug.
+fn app_payload_line(app: v4::V4Id, data: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    match v["ev"].as_str() {
+        Some("devices.snapshot") => {
+            let devices: Vec<String> = v["devices"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .map(|d| {
+                            let s = |k: &str| {
+                                dglab_core::relay::escape_for_log(d[k].as_str().unwrap_or("?"), 40)
+                            };
+                            format!("{} ({}, slot {})", s("name"), s("type"), s("slotId"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(format!(
+                "V4 App {app} devices: {}",
+                if devices.is_empty() {
+                    "none".to_owned()
+                } else {
+                    devices.join(", ")
+                }
+            ))
+        }
+        Some("custom.action") => {
+            let letter = v["action"]
+                .as_u64()
+                .filter(|a| *a <= 9)
+                .and_then(|a| char::from_digit(u32::try_from(a).ok()? + 10, 20))
+                .map(|c| c.to_ascii_uppercase());
+            letter.map(|l| format!("V4 App {app} custom action {l}"))
+        }
+        _ => {
+            if log::log_enabled!(log::Level::Debug) {
+                log::debug!(
+                    "V4 App {app} sent {}",
+                    dglab_core::relay::escape_for_log(data, dglab_core::relay::MAX_TEXT_CHARS)
+                );
+            }
+            None
+        }
+    }
 }
 
 fn log_event(ev: &V4Event) {
@@ -290,6 +393,31 @@ mod tests {
             ..defaulted
         };
         assert!(bind(&hosts, &given).unwrap_err().contains("--v4-port"));
+    }
+
+    #[test]
+    fn app_payloads_logged_are_devices_and_buttons() {
+        let app = V4Id(1);
+        assert_eq!(
+            app_payload_line(app, r#"{"t":"ev","ev":"custom.action","action":0}"#).as_deref(),
+            Some("V4 App 00000001 custom action A")
+        );
+        assert_eq!(
+            app_payload_line(app, r#"{"t":"ev","ev":"custom.action","action":9}"#).as_deref(),
+            Some("V4 App 00000001 custom action J")
+        );
+        assert_eq!(
+            app_payload_line(app, r#"{"t":"ev","ev":"custom.action","action":10}"#),
+            None
+        );
+        assert_eq!(
+            app_payload_line(
+                app,
+                r#"{"t":"ev","ev":"devices.snapshot","devices":[{"slotId":"S\n1","name":"郊狼 3.0","type":"COYOTE_030"}]}"#
+            )
+            .as_deref(),
+            Some("V4 App 00000001 devices: 郊狼 3.0 (COYOTE_030, slot S\\n1)")
+        );
     }
 
     #[test]
