@@ -648,6 +648,112 @@ async fn row11_connections_over_the_limit_get_503() {
     relay.shutdown().await;
 }
 
+#[tokio::test]
+async fn row11_a_silent_handshake_is_closed_at_the_deadline() {
+    let mut config = quiet();
+    config.limits.handshake_timeout = Duration::from_millis(200);
+    let relay = start(config).await;
+    let mut s = TcpStream::connect(relay.local_addr()).await.unwrap();
+    let mut buf = vec![];
+    let n = tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .expect("still open after the deadline");
+    assert!(n.is_err() || buf.is_empty(), "{buf:?}");
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn row11_an_app_that_stops_reading_is_dropped_as_too_slow() {
+    let mut config = quiet();
+    config.limits.outbound_queue = 8;
+    config.limits.ping_timeout = Duration::from_millis(300);
+    config.limits.send_buffer_size = Some(16 * 1024);
+    let relay = start(config).await;
+    let mut events = relay.subscribe();
+    let (mut c, a) = attached(&relay).await;
+    let app_id = V4Id::parse(&a.id).unwrap();
+    // The App reads nothing from now on; the controller sends far more than the socket
+    // buffers hold.
+    let pad = "z".repeat(256 * 1024);
+    let (mut sink, mut stream) = c.ws.split();
+    let target = a.id.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let sender = tokio::spawn(async move {
+        for i in 0..200 {
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let frame = json!({"type":"message","clientId":target,"data":{"i":i,"pad":pad}});
+            if sink.send(Message::text(frame.to_string())).await.is_err() {
+                break;
+            }
+        }
+        sink
+    });
+    loop {
+        match next_event(&mut events).await {
+            V4Event::Closed { id, reason, .. } if id == app_id => {
+                assert_eq!(reason, "too slow");
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+            V4Event::Closed { id, reason, .. } => panic!("{id} closed: {reason}"),
+            _ => {}
+        }
+    }
+    // The controller is told and stays connected.
+    let told = loop {
+        let m = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            break serde_json::from_str::<Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(told, json!({"type":"client_disconnected","clientId":a.id}));
+    let sink = sender.await.unwrap();
+    c.ws = sink.reunite(stream).unwrap();
+    c.send(json!({"type":"ping"})).await;
+    // Frames sent after the App was dropped are answered client_not_found, then the pong.
+    loop {
+        let f = c.recv().await;
+        if f["type"] == "pong" {
+            break;
+        }
+        assert_eq!(f["code"], "client_not_found", "{f}");
+    }
+    drop(a);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn row11_a_local_controller_that_stops_reading_is_dropped_as_too_slow() {
+    let mut config = quiet();
+    config.limits.outbound_queue = 4;
+    let relay = start(config).await;
+    let (link, _unread_inbox) = relay.join_local();
+    let app = SimApp::join(
+        &base(&relay),
+        &link.id().to_string(),
+        vec![],
+        Options::default(),
+    )
+    .await;
+    for i in 0..10 {
+        app.tap(i % 10);
+    }
+    assert_eq!(app.closed().await, Some(4000));
+    assert!(relay.snapshot().is_empty());
+    assert_eq!(
+        link.send(V4Id::parse(&app.id).unwrap(), "{}"),
+        Err(V4SendError::Gone)
+    );
+    relay.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // The seams: an in-process controller, and the guard on payloads bound for Apps.
 
