@@ -164,6 +164,8 @@ pub fn start(
         ..V4Config::server()
     };
     let relay = v4::start_many(listeners, config)?;
+    // Before the startup line: whoever waits for that line may connect at once.
+    let mut rx = relay.subscribe();
     let addrs: Vec<String> = relay.local_addrs().iter().map(|a| a.to_string()).collect();
     let secs = |d: Option<Duration>| d.map_or("off".to_owned(), |d| format!("{} s", d.as_secs()));
     log::info!(
@@ -172,7 +174,6 @@ pub fn start(
         secs(args.heartbeat),
         secs(args.idle_timeout)
     );
-    let mut rx = relay.subscribe();
     let logger = tokio::spawn(async move {
         loop {
             match rx.recv().await {
