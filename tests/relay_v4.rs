@@ -633,6 +633,43 @@ async fn row10_events_and_snapshot_say_who_is_connected_attached_and_gone() {
     relay.shutdown().await;
 }
 
+#[tokio::test]
+async fn row10_every_routed_payload_is_an_event_for_the_inspector_when_asked_for() {
+    let relay = start(quiet()).await;
+    let mut ev = relay.subscribe();
+    let (mut c, mut a) = attached(&relay).await;
+    let (cid, aid) = (V4Id::parse(&c.id).unwrap(), V4Id::parse(&a.id).unwrap());
+    // Off by default.
+    c.to(&a.id, json!({"n":1})).await;
+    a.recv().await;
+    relay.set_relayed_events(true);
+    c.to(&a.id, json!({"n":2})).await;
+    a.recv().await;
+    a.send(json!({"type":"message","data":{"line":"x\ny"}}))
+        .await;
+    c.recv().await;
+    let relayed: Vec<V4Event> = std::iter::from_fn(|| ev.try_recv().ok())
+        .filter(|e| matches!(e, V4Event::Relayed { .. }))
+        .collect();
+    assert_eq!(
+        relayed,
+        [
+            V4Event::Relayed {
+                from: cid,
+                to: aid,
+                data: r#"{\"n\":2}"#.into()
+            },
+            // Escaped for a log line: the newline cannot forge one.
+            V4Event::Relayed {
+                from: aid,
+                to: cid,
+                data: r#"{\"line\":\"x\\ny\"}"#.into()
+            },
+        ]
+    );
+    relay.shutdown().await;
+}
+
 // §7 row 11: the same hardening as SOCKET v2 (connection limits).
 
 #[tokio::test]

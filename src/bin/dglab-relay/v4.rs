@@ -166,6 +166,8 @@ pub fn start(
     let relay = v4::start_many(listeners, config)?;
     // Before the startup line: whoever waits for that line may connect at once.
     let mut rx = relay.subscribe();
+    // Payloads are logged at debug only; below that, asking for them would cost a copy each.
+    relay.set_relayed_events(crate::logger::debug_enabled());
     let addrs: Vec<String> = relay.local_addrs().iter().map(|a| a.to_string()).collect();
     let secs = |d: Option<Duration>| d.map_or("off".to_owned(), |d| format!("{} s", d.as_secs()));
     log::info!(
@@ -323,6 +325,10 @@ pub fn event_line(ev: &V4Event) -> (log::Level, String) {
         V4Event::Detached { app, controller } => (
             Info,
             format!("V4 App {app} detached from controller {controller}"),
+        ),
+        V4Event::Relayed { from, to, data } => (
+            log::Level::Debug,
+            format!("V4 message {from} -> {to}: {data}"),
         ),
         V4Event::Error { id, code } => (Info, format!("V4 error {code} sent to {id}")),
         V4Event::Closed { id, role, reason } => (

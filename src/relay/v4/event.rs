@@ -85,6 +85,17 @@ pub enum V4Event {
         /// Its `code`.
         code: &'static str,
     },
+    /// A payload went from one peer to the other (only with
+    /// [`crate::relay::v4::V4Handle::set_relayed_events`]); as delivered, after the guard.
+    Relayed {
+        /// Sender.
+        from: V4Id,
+        /// Recipient.
+        to: V4Id,
+        /// The `data`, escaped and cut to [`MAX_TEXT_CHARS`](crate::relay::MAX_TEXT_CHARS)
+        /// for a log line.
+        data: std::sync::Arc<str>,
+    },
     /// A connection ended.
     Closed {
         /// Its id.

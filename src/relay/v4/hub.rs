@@ -62,6 +62,9 @@ struct State {
     conns: HashMap<V4Id, Conn>,
     next_serial: u64,
     guard: Option<Arc<dyn V4Guard>>,
+    /// Whether routed payloads become [`V4Event::Relayed`] (off unless asked for: each
+    /// costs an escaped copy).
+    relayed: bool,
 }
 
 /// How a connection leaves the table.
@@ -157,6 +160,10 @@ impl Hub {
 
     pub(crate) fn set_guard(&self, guard: Option<Arc<dyn V4Guard>>) {
         self.lock().guard = guard;
+    }
+
+    pub(crate) fn set_relayed_events(&self, on: bool) {
+        self.lock().relayed = on;
     }
 
     /// A new socket after its upgrade: queues `hello`, then joins it to its controller
@@ -526,6 +533,7 @@ fn from_app(st: &mut State, app: V4Id, data: &str, evs: &mut Vec<V4Event>) -> Op
         },
         || frames::to_controller(app, data),
     );
+    relayed(st, app, controller, data, evs);
     let space = outcome(d, st, controller, evs);
     for answer in answers {
         let d = deliver_text(st, app, frames::to_app(&answer));
@@ -611,12 +619,29 @@ fn to_app(
         g.controller_sent(app, controller, data)
     });
     let frame = match verdict {
-        V4Verdict::Pass => frames::to_app(data),
-        V4Verdict::Replace(other) => frames::to_app(&other),
+        V4Verdict::Pass => {
+            relayed(st, controller, app, data, evs);
+            frames::to_app(data)
+        }
+        V4Verdict::Replace(other) => {
+            relayed(st, controller, app, &other, evs);
+            frames::to_app(&other)
+        }
         V4Verdict::Refuse(answer) => return Err(V4SendError::Refused(answer)),
     };
     let d = deliver_text(st, app, frame);
     Ok(outcome(d, st, app, evs))
+}
+
+/// Records a routed payload for the protocol inspector, when asked for.
+fn relayed(st: &State, from: V4Id, to: V4Id, data: &str, evs: &mut Vec<V4Event>) {
+    if st.relayed {
+        evs.push(V4Event::Relayed {
+            from,
+            to,
+            data: logline::escape(data, logline::MAX_TEXT_CHARS).into(),
+        });
+    }
 }
 
 /// Queues a whole frame for a socket; in-process controllers take only the frames

@@ -163,6 +163,12 @@ impl V4Handle {
         self.events.subscribe()
     }
 
+    /// Whether each routed payload is also sent to subscribers as [`V4Event::Relayed`]
+    /// (off by default: the protocol inspector, or a log at debug, turns it on).
+    pub fn set_relayed_events(&self, on: bool) {
+        self.hub.set_relayed_events(on);
+    }
+
     /// Every controller (socket or in-process) and its Apps right now.
     pub fn snapshot(&self) -> Vec<V4ControllerInfo> {
         self.hub.snapshot()
