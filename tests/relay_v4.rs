@@ -670,6 +670,33 @@ async fn row10_every_routed_payload_is_an_event_for_the_inspector_when_asked_for
     relay.shutdown().await;
 }
 
+#[tokio::test]
+async fn row10_a_client_sending_bad_frames_in_a_loop_gets_every_error_but_few_events() {
+    let relay = start(quiet()).await;
+    let mut ev = relay.subscribe();
+    let mut c = Peer::controller(&relay).await;
+    let cid = V4Id::parse(&c.id).unwrap();
+    for _ in 0..20 {
+        c.send(json!({"type":"message","data":{}})).await;
+    }
+    for _ in 0..20 {
+        assert_eq!(c.recv().await["code"], "bad_request");
+    }
+    c.ws.close(None).await.unwrap();
+    let (mut errors, mut not_shown) = (vec![], None);
+    loop {
+        match next_event(&mut ev).await {
+            V4Event::Error { id, code } if id == cid => errors.push(code),
+            V4Event::ErrorsNotShown { id, count } if id == cid => not_shown = Some(count),
+            V4Event::Closed { id, .. } if id == cid => break,
+            _ => {}
+        }
+    }
+    assert_eq!(errors, ["bad_request"; 5]);
+    assert_eq!(not_shown, Some(15));
+    relay.shutdown().await;
+}
+
 // §7 row 11: the same hardening as SOCKET v2 (connection limits).
 
 #[tokio::test]

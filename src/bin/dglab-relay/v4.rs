@@ -330,6 +330,10 @@ pub fn event_line(ev: &V4Event) -> (log::Level, String) {
             log::Level::Debug,
             format!("V4 message {from} -> {to}: {data}"),
         ),
+        V4Event::ErrorsNotShown { id, count } => (
+            Info,
+            format!("V4: {count} more error frame(s) sent to {id} not logged one by one (at most 5 a minute)"),
+        ),
         V4Event::Error { id, code } => (Info, format!("V4 error {code} sent to {id}")),
         V4Event::Closed { id, role, reason } => (
             Info,

@@ -85,6 +85,14 @@ pub enum V4Event {
         /// Its `code`.
         code: &'static str,
     },
+    /// More error frames went to `id` than were reported one by one (at most 5 a
+    /// minute per connection); sent at the next window or when it leaves.
+    ErrorsNotShown {
+        /// Who got them.
+        id: V4Id,
+        /// How many were not reported.
+        count: u64,
+    },
     /// A payload went from one peer to the other (only with
     /// [`crate::relay::v4::V4Handle::set_relayed_events`]); as delivered, after the guard.
     Relayed {

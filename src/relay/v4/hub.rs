@@ -55,6 +55,44 @@ struct Conn {
     ping_sent: Option<Instant>,
     missed: u32,
     rtt: Option<Duration>,
+    /// Its error frames, for rate-limited events.
+    errors: ErrorLog,
+}
+
+/// How many error frames of one connection become events one by one per window; the rest
+/// are counted and reported in one [`V4Event::ErrorsNotShown`] (at the next window or when
+/// it leaves), so a client sending bad frames in a loop cannot flood the log. Every error
+/// frame is still sent to the client.
+const ERRORS_REPORTED: u32 = 5;
+/// The window of [`ERRORS_REPORTED`].
+const ERROR_WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+struct ErrorLog {
+    window_start: Option<Instant>,
+    reported: u32,
+    hidden: u64,
+}
+
+impl ErrorLog {
+    /// Counts one error: whether to report it, and the previous window's hidden count if
+    /// a new window began.
+    fn note(&mut self, now: Instant) -> (bool, u64) {
+        if self
+            .window_start
+            .is_none_or(|s| now.duration_since(s) >= ERROR_WINDOW)
+        {
+            self.window_start = Some(now);
+            self.reported = 1;
+            return (true, std::mem::take(&mut self.hidden));
+        }
+        if self.reported < ERRORS_REPORTED {
+            self.reported += 1;
+            return (true, 0);
+        }
+        self.hidden += 1;
+        (false, 0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -488,6 +526,7 @@ fn insert(
             ping_sent: None,
             missed: 0,
             rtt: None,
+            errors: ErrorLog::default(),
         },
     );
     (id, serial)
@@ -558,10 +597,7 @@ fn from_socket_controller(
             controller,
             frames::error(frames::BAD_REQUEST, Some(frames::CLIENT_ID_REQUIRED), None),
         );
-        evs.push(V4Event::Error {
-            id: controller,
-            code: frames::BAD_REQUEST,
-        });
+        note_error(st, controller, frames::BAD_REQUEST, evs);
         return outcome(d, st, controller, evs);
     };
     let app = serde_json::from_str::<Cow<'_, str>>(raw.get())
@@ -581,17 +617,11 @@ fn from_socket_controller(
             frames::to_controller(app, &answer)
         }
         V4SendError::Refused(None) => {
-            evs.push(V4Event::Error {
-                id: controller,
-                code: frames::REFUSED,
-            });
+            note_error(st, controller, frames::REFUSED, evs);
             frames::error(frames::REFUSED, None, Some(raw.get()))
         }
         _ => {
-            evs.push(V4Event::Error {
-                id: controller,
-                code: frames::CLIENT_NOT_FOUND,
-            });
+            note_error(st, controller, frames::CLIENT_NOT_FOUND, evs);
             frames::error(frames::CLIENT_NOT_FOUND, None, Some(raw.get()))
         }
     };
@@ -631,6 +661,20 @@ fn to_app(
     };
     let d = deliver_text(st, app, frame);
     Ok(outcome(d, st, app, evs))
+}
+
+/// An error frame went to `id`: an event, unless it has had its share this window.
+fn note_error(st: &mut State, id: V4Id, code: &'static str, evs: &mut Vec<V4Event>) {
+    let Some(c) = st.conns.get_mut(&id) else {
+        return;
+    };
+    let (report, earlier) = c.errors.note(Instant::now());
+    if earlier > 0 {
+        evs.push(V4Event::ErrorsNotShown { id, count: earlier });
+    }
+    if report {
+        evs.push(V4Event::Error { id, code });
+    }
 }
 
 /// Records a routed payload for the protocol inspector, when asked for.
@@ -752,6 +796,12 @@ fn remove(st: &mut State, id: V4Id, reason: &'static str, ending: Ending, evs: &
                 );
             }
         }
+    }
+    if conn.errors.hidden > 0 {
+        evs.push(V4Event::ErrorsNotShown {
+            id,
+            count: conn.errors.hidden,
+        });
     }
     evs.push(V4Event::Closed {
         id,
