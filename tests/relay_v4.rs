@@ -697,6 +697,19 @@ async fn row10_a_client_sending_bad_frames_in_a_loop_gets_every_error_but_few_ev
     relay.shutdown().await;
 }
 
+#[tokio::test]
+async fn row1_several_listeners_are_one_relay() {
+    let l1 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let l2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = v4::start_many(vec![l1, l2], quiet()).unwrap();
+    let [a1, a2] = [relay.local_addrs()[0], relay.local_addrs()[1]];
+    let mut c = Peer::connect(&format!("ws://{a1}/v4")).await;
+    let mut a = Peer::connect(&format!("ws://{a2}/v4?tid={}", c.id)).await;
+    assert_eq!(a.recv().await["type"], "controller_attached");
+    assert_eq!(c.recv().await["type"], "client_attached");
+    relay.shutdown().await;
+}
+
 // §7 row 11: the same hardening as SOCKET v2 (connection limits).
 
 #[tokio::test]
@@ -1272,6 +1285,44 @@ async fn sim_app_with_two_devices_reports_its_own_auto_increase() {
         }
     }
     assert_eq!(errors, [json!("slot_not_found"), json!("invalid_params")]);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn sim_app_strength_decays_without_a_waveform_and_holds_with_one() {
+    let relay = start(quiet()).await;
+    let (mut c, app) = paired(
+        &relay,
+        Options {
+            decay_every: Some(Duration::from_millis(100)),
+            ..Options::default()
+        },
+    )
+    .await;
+    let op = |req: &str, data: Value| json!({"t":"req","reqId":req,"m":"device.op","data":data});
+    // A waveform on A for 5 s, then +10 on both channels.
+    c.to(
+        &app.id,
+        op(
+            "p",
+            json!({"s":SLOT,"t":0,"c":0,"d":5000,"v":["0A0A0A0A64646464"]}),
+        ),
+    )
+    .await;
+    for (req, ch) in [("a", 0), ("b", 1)] {
+        c.to(&app.id, op(req, json!({"s":SLOT,"t":3,"c":ch,"v":10})))
+            .await;
+    }
+    let mut answered = 0;
+    while answered < 2 {
+        if c.recv().await["data"]["result"]["reason"] == "completed" {
+            answered += 1;
+        }
+    }
+    // B, silent, decays to 0 while A, playing, holds at 10.
+    app.until(|s| (s.devices[0].intensity[1] == 0).then_some(()))
+        .await;
+    assert_eq!(app.intensity(SLOT, 0), 10);
     relay.shutdown().await;
 }
 

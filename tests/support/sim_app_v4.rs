@@ -19,7 +19,8 @@
 //! - §9's auto-increase, when switched on: `comfortLimit.autoIncr` raises `intensityMax`
 //!   by 1 per `auto_incr_every`, and the "adaptive" mode raises the strength itself by 1
 //!   per `adaptive_every`, each reported with `slots.patch` — the App fighting the
-//!   controller that the safety layer has to beware of.
+//!   controller that the safety layer has to beware of; and, with `decay_every`, a
+//!   channel without a waveform playing loses 1 strength per interval (§9).
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -96,6 +97,8 @@ pub struct Options {
     pub auto_incr_every: Option<Duration>,
     /// Adaptive auto-increase: strength + 1 on every channel this often (up to the max).
     pub adaptive_every: Option<Duration>,
+    /// §9: with no waveform playing on a channel, its strength decays by 1 this often.
+    pub decay_every: Option<Duration>,
     /// Do not send `devices.snapshot` after `controller_attached`.
     pub no_snapshot: bool,
 }
@@ -280,7 +283,7 @@ async fn run(
 ) {
     let mut tick = tokio::time::interval(TICK);
     let start = Instant::now();
-    let (mut last_incr, mut last_adapt) = (start, start);
+    let (mut last_incr, mut last_adapt, mut last_decay) = (start, start, start);
     loop {
         let mut out: Vec<String> = vec![];
         tokio::select! {
@@ -338,6 +341,30 @@ async fn run(
                             d.intensity = [0, 1].map(|c| (d.intensity[c] + 1).min(d.max[c]));
                             patches.push(json!({"slotId":d.slot_id,"props":{
                                 "intensityA":d.intensity[0],"intensityB":d.intensity[1]}}));
+                        }
+                    }
+                }
+                if let Some(every) = opts.decay_every {
+                    if now.duration_since(last_decay) >= every {
+                        last_decay = now;
+                        let playing: Vec<(String, u8)> = st
+                            .tasks
+                            .iter()
+                            .filter(|t| t.kind == 0)
+                            .map(|t| (t.slot.clone(), t.channel))
+                            .collect();
+                        for d in &mut st.devices {
+                            let mut props = serde_json::Map::new();
+                            for (c, key) in [(0, "intensityA"), (1, "intensityB")] {
+                                let silent = !playing.contains(&(d.slot_id.clone(), c as u8));
+                                if silent && d.intensity[c] > 0 {
+                                    d.intensity[c] -= 1;
+                                    props.insert(key.into(), json!(d.intensity[c]));
+                                }
+                            }
+                            if !props.is_empty() {
+                                patches.push(json!({"slotId":d.slot_id,"props":props}));
+                            }
                         }
                     }
                 }
