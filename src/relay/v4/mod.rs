@@ -7,7 +7,8 @@
 //!
 //! - `listener`: admission, the upgrade at `/`, `/v4`, `/v4/`; the role by `?tid=`
 //!   (or `?targetId=`);
-//! - `conn`: one socket's task; `hub`: the routing table and every rule of §4;
+//! - `conn`: one socket's task; `hub`: the routing table and every rule of §4, with
+//!   `hub/route.rs` for `message` routing and the error events;
 //! - `frames`: the relay's frames as text; `event`: ids, events, snapshots;
 //! - `local`: the in-process controller seam ([`V4LocalLink`]); `guard`: the policy
 //!   seam for payloads bound for Apps ([`V4Guard`]).
