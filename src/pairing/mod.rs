@@ -8,10 +8,12 @@
 //! - [`lan`]: which of this machine's IPv4 addresses a phone on the same Wi-Fi can reach.
 //! - [`url`]: `ws://host:port` bases and validation of a user-supplied public URL.
 //! - [`qr`]: the QR code as SVG (desktop UI).
+//! - [`v4`]: the DG-LAB App 4.x link (`https://dungeon-lab.cn/s/?…&url=<encoded ws://…/?tid=ID>`).
 
 pub mod lan;
 pub mod qr;
 pub mod url;
+pub mod v4;
 
 pub use lan::{
     interface_addresses, is_virtual_interface, lan_candidates, parse_default_route_interfaces,
@@ -19,6 +21,7 @@ pub use lan::{
 };
 pub use qr::{qr_svg, QrError};
 pub use url::{validate_public_url, ws_base, PublicUrlError};
+pub use v4::{encode_uri_component, v4_pairing_link, v4_socket_url, V4_LINK_PREFIX};
 
 use uuid::Uuid;
 

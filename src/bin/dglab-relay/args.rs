@@ -115,6 +115,9 @@ struct ServeFlags {
     #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_per_lan_address,
           value_parser = parse_count, verbatim_doc_comment)]
     max_per_lan_address: usize,
+    /// The V4 relay's (DG-LAB App 4.x) flags, declared in v4.rs.
+    #[command(flatten)]
+    v4: crate::v4::V4Flags,
 }
 
 /// The flags that turn the relay-wide safety policy on, by argument id and flag.
@@ -158,6 +161,8 @@ pub struct ServeArgs {
     pub max_per_address: usize,
     /// Most connections from one LAN address.
     pub max_per_lan_address: usize,
+    /// The V4 relay: port, timers.
+    pub v4: crate::v4::V4Args,
 }
 
 /// Parses the whole command line, program name first.
@@ -187,6 +192,9 @@ where
                         .map(|(_, flag)| *flag)
                 })
                 .unwrap_or_default();
+            let v4_port_given = matches
+                .subcommand_matches("serve")
+                .is_some_and(|m| m.value_source("v4_port") == Some(ValueSource::CommandLine));
             let safety = safety_from_flags(&flags);
             let mut hosts = flags.host.clone();
             hosts.dedup();
@@ -201,6 +209,7 @@ where
                 max_connections: flags.max_connections,
                 max_per_address: flags.max_per_address,
                 max_per_lan_address: flags.max_per_lan_address,
+                v4: flags.v4.resolve(v4_port_given),
             }))
         }
     }
@@ -321,6 +330,7 @@ mod tests {
                 max_connections: 24_000,
                 max_per_address: RelayConfig::server().max_per_address,
                 max_per_lan_address: RelayConfig::server().max_per_lan_address,
+                v4: crate::v4::V4Args::default(),
             }
         );
     }
@@ -364,6 +374,7 @@ mod tests {
                 max_connections: 12_000,
                 max_per_address: 8,
                 max_per_lan_address: 64,
+                v4: crate::v4::V4Args::default(),
             }
         );
         assert_eq!(

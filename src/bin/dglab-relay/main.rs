@@ -7,6 +7,7 @@
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
 //! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
+//! - `v4.rs`: the V4 relay for the DG-LAB App 4.x beside it: flags, binding, event lines.
 //! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
@@ -14,6 +15,7 @@ mod logger;
 mod pairing;
 mod report;
 mod serve;
+mod v4;
 mod wave;
 
 use std::process::ExitCode;
