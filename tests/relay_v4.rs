@@ -1417,6 +1417,56 @@ mod serve_flag {
         assert_eq!(status.code(), Some(0));
     }
 
+    /// With a cap, no V4 controller may drive an App until V4 frames go through the safety
+    /// policy: the relay refuses them rather than pass an uncapped strength (rule 1).
+    #[tokio::test]
+    async fn with_caps_a_v4_controller_cannot_drive_an_app_past_the_policy() {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--cap-a",
+                "10",
+            ])
+            .args(["--v4-port", &port.to_string()])
+            .env("DGLAB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        loop {
+            let line = tokio::time::timeout(WAIT, lines.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if line.contains("V4 relay (DG-LAB App 4.x) on") {
+                break;
+            }
+        }
+        let url = format!("ws://127.0.0.1:{port}/v4");
+        let mut c = Peer::connect(&url).await;
+        let mut a = Peer::connect(&format!("{url}?tid={}", c.id)).await;
+        assert_eq!(a.recv().await["type"], "controller_attached");
+        assert_eq!(c.recv().await["type"], "client_attached");
+        let op = json!({"t":"req","reqId":"1","m":"device.op","p":{"ops":[{"slot":0,"ch":"A","strength":{"mode":"abs","v":150}}]}});
+        c.to(&a.id, op).await;
+        a.silent_for(QUIET).await;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// With `--local-terminal`, a V4 controller joins too and its link is printed: a 4.x
     /// App that follows it pairs, and what it reports is logged.
     #[tokio::test]

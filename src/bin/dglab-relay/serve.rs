@@ -110,7 +110,13 @@ async fn serve(args: ServeArgs) -> i32 {
         addrs.join(", "),
         args.max_connections
     );
-    let v4 = match crate::v4::start(v4_listeners, &args.v4, &v4_limits, args.local_terminal) {
+    let v4 = match crate::v4::start(
+        v4_listeners,
+        &args.v4,
+        &v4_limits,
+        args.local_terminal,
+        args.relay_policy,
+    ) {
         Ok(v4) => v4,
         Err(e) => {
             eprintln!("error: cannot start the V4 relay: {e}");

@@ -149,6 +149,7 @@ pub fn start(
     args: &V4Args,
     limits: &dglab_core::relay::RelayConfig,
     local_controller: bool,
+    capped: bool,
 ) -> Result<Option<Running>, std::io::Error> {
     if listeners.is_empty() {
         return Ok(None);
@@ -164,6 +165,15 @@ pub fn start(
         ..V4Config::server()
     };
     let relay = v4::start_many(listeners, config)?;
+    if capped {
+        // The caps and STOP do not reach V4 frames yet: refusing them is the only way the
+        // promise "every App capped" holds for a 4.x App too.
+        relay.set_guard(Some(std::sync::Arc::new(RefuseControllers)));
+        log::warn!(
+            "V4 relay: the safety caps do not cover DG-LAB App 4.x yet, so its controllers' \
+             commands are refused (Apps still pair)"
+        );
+    }
     // Before the startup line: whoever waits for that line may connect at once.
     let mut rx = relay.subscribe();
     // Payloads are logged at debug only; below that, asking for them would cost a copy each.
@@ -452,4 +462,18 @@ mod tests {
             "V4 controller 3f9a1c07 left (idle_timeout)"
         );
     }
+}
+
+/// Refuses every controller frame bound for a V4 App, answering `refused` in its name.
+#[derive(Debug)]
+struct RefuseControllers;
+
+impl v4::V4Guard for RefuseControllers {
+    fn controller_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> v4::V4Verdict {
+        v4::V4Verdict::Refuse(None)
+    }
+    fn app_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> Vec<String> {
+        vec![]
+    }
+    fn app_left(&self, _app: v4::V4Id) {}
 }
