@@ -115,6 +115,9 @@ struct ServeFlags {
     #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_per_lan_address,
           value_parser = parse_count, verbatim_doc_comment)]
     max_per_lan_address: usize,
+    // The game API's flags (--http-port, --http-host, --api-token): src/bin/dglab-relay/gamehub.rs.
+    #[command(flatten)]
+    game_api: crate::gamehub::GameApiFlags,
 }
 
 /// The flags that turn the relay-wide safety policy on, by argument id and flag.
@@ -158,6 +161,8 @@ pub struct ServeArgs {
     pub max_per_address: usize,
     /// Most connections from one LAN address.
     pub max_per_lan_address: usize,
+    /// The game API (`--http-port`, …); `None` when off.
+    pub game_api: Option<crate::gamehub::GameApiArgs>,
 }
 
 /// Parses the whole command line, program name first.
@@ -188,6 +193,10 @@ where
                 })
                 .unwrap_or_default();
             let safety = safety_from_flags(&flags);
+            let game_api = flags.game_api.resolve(flags.local_terminal).map_err(|m| {
+                clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, m + "\n")
+                    .format(&mut cmd)
+            })?;
             let mut hosts = flags.host.clone();
             hosts.dedup();
             Ok(Command::Serve(ServeArgs {
@@ -201,6 +210,7 @@ where
                 max_connections: flags.max_connections,
                 max_per_address: flags.max_per_address,
                 max_per_lan_address: flags.max_per_lan_address,
+                game_api,
             }))
         }
     }
@@ -321,6 +331,7 @@ mod tests {
                 max_connections: 24_000,
                 max_per_address: RelayConfig::server().max_per_address,
                 max_per_lan_address: RelayConfig::server().max_per_lan_address,
+                game_api: None,
             }
         );
     }
@@ -364,6 +375,11 @@ mod tests {
                 max_connections: 12_000,
                 max_per_address: 8,
                 max_per_lan_address: 64,
+                game_api: Some(crate::gamehub::GameApiArgs {
+                    addr: "127.0.0.1:8920".parse().unwrap(),
+                    explicit: false,
+                    token: None,
+                }),
             }
         );
         assert_eq!(
