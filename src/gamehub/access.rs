@@ -62,6 +62,12 @@ impl Door {
         port_of(authority) == Some(self.local.port()) && self.host_ok(authority)
     }
 
+    /// Whether a caller at `peer` may use the API: anyone on this machine, others with
+    /// the token.
+    pub(crate) fn admits(&self, peer: IpAddr, headers: &HeaderMap, query: Option<&str>) -> bool {
+        peer.is_loopback() || self.has_token(headers, query)
+    }
+
     /// Whether the request carries our token (header or query).
     pub(crate) fn has_token(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
         let Some(token) = &self.token else {
@@ -166,7 +172,7 @@ pub(crate) async fn check(State(api): State<Api>, mut req: Request, next: Next) 
             );
         }
     }
-    if !peer.ip().is_loopback() && !api.door.has_token(headers, req.uri().query()) {
+    if !api.door.admits(peer.ip(), headers, req.uri().query()) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "ERR::UNAUTHORIZED",
@@ -244,6 +250,26 @@ mod tests {
             "/api/v2/game/all/strength"
         );
         assert_eq!(normalise("/"), "/");
+    }
+
+    #[test]
+    fn other_machines_need_the_token_and_this_one_does_not() {
+        let d = door([0, 0, 0, 0]);
+        let lan: IpAddr = "192.168.1.30".parse().unwrap();
+        let mut h = HeaderMap::new();
+        assert!(d.admits("127.0.0.1".parse().unwrap(), &h, None));
+        assert!(!d.admits(lan, &h, None));
+        assert!(!d.admits(lan, &h, Some("token=wrong")));
+        assert!(d.admits(lan, &h, Some("a=1&token=s3cret")));
+        h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
+        assert!(!d.admits(lan, &h, None));
+        h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+        assert!(d.admits(lan, &h, None));
+        let open = Door { token: None, ..d };
+        assert!(
+            !open.admits(lan, &h, None),
+            "no token configured must not mean open"
+        );
     }
 
     #[test]
