@@ -41,7 +41,7 @@ impl Door {
     /// Whether `host` (a Host header or an Origin's host, port included or not) names us.
     pub(crate) fn host_ok(&self, host: &str) -> bool {
         let name = strip_port(host).to_ascii_lowercase();
-        if name == "localhost" || self.extra_hosts.iter().any(|h| *h == name) {
+        if name == "localhost" || self.extra_hosts.contains(&name) {
             return true;
         }
         let bare = name.trim_start_matches('[').trim_end_matches(']');

@@ -97,6 +97,31 @@ pub(crate) fn router(api: Api, body_limit: usize) -> Router {
         .with_state(api)
 }
 
+/// A failure answered in the envelope (HTTP 200), or a body that is no JSON or form at
+/// all (HTTP 400, as upstream).
+pub(crate) enum Refusal {
+    Envelope { code: &'static str, message: String },
+    BadBody,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: &str) -> Self {
+        Refusal::Envelope {
+            code,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Envelope { code, message } => err(code, &message),
+            Refusal::BadBody => envelope::bad_request(),
+        }
+    }
+}
+
 /// Which games a request addresses.
 enum Target {
     /// One of our terminals (its App may or may not be paired).
@@ -125,7 +150,7 @@ impl Api {
     }
 
     /// The one game a read addresses: ours and paired, or the first paired for `all`.
-    fn read_target(&self, id: &str) -> Result<Arc<Game>, Response> {
+    fn read_target(&self, id: &str) -> Result<Arc<Game>, Refusal> {
         match self.target(id) {
             Target::Ours(g) if g.current() => Ok(g),
             Target::All(list) => list.into_iter().next().ok_or_else(game_not_found),
@@ -135,7 +160,7 @@ impl Api {
     }
 
     /// The games a strength or fire write addresses (only paired ones).
-    fn write_targets(&self, id: &str) -> Result<Vec<Arc<Game>>, Response> {
+    fn write_targets(&self, id: &str) -> Result<Vec<Arc<Game>>, Refusal> {
         match self.target(id) {
             Target::Ours(g) if g.current() => Ok(vec![g]),
             Target::All(list) => Ok(list),
@@ -145,7 +170,7 @@ impl Api {
     }
 
     /// Refuses a write while the stop is latched (or the lease lapsed), and says so.
-    fn refuse_if_stopped(&self, peer: SocketAddr, request: &str) -> Result<(), Response> {
+    fn refuse_if_stopped(&self, peer: SocketAddr, request: &str) -> Result<(), Refusal> {
         match self.games.shared.blocked() {
             None => Ok(()),
             Some(e) => {
@@ -158,7 +183,7 @@ impl Api {
                     request: request.to_owned(),
                     why: why.to_owned(),
                 });
-                Err(err(
+                Err(Refusal::new(
                     envelope::EMERGENCY_STOP,
                     &format!("{why}: nothing was changed; re-arm in DG-LAB Hub first"),
                 ))
@@ -176,33 +201,33 @@ impl Api {
     }
 }
 
-fn game_not_found() -> Response {
-    err(
+fn game_not_found() -> Refusal {
+    Refusal::new(
         envelope::GAME_NOT_FOUND,
         "no game with this id is connected",
     )
 }
 
-fn no_broadcast() -> Response {
-    err(
+fn no_broadcast() -> Refusal {
+    Refusal::new(
         envelope::BROADCAST_NOT_ALLOWED,
         "addressing every game (all) is switched off",
     )
 }
 
-fn invalid(what: &str) -> Response {
-    err(envelope::INVALID_REQUEST, what)
+fn invalid(what: &str) -> Refusal {
+    Refusal::new(envelope::INVALID_REQUEST, what)
 }
 
 fn ids(games: &[Arc<Game>]) -> Value {
     json!(games.iter().map(|g| g.id().to_string()).collect::<Vec<_>>())
 }
 
-fn read_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, Response> {
+fn read_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    body::parse(ct, bytes).map_err(|BadBody| envelope::bad_request())
+    body::parse(ct, bytes).map_err(|BadBody| Refusal::BadBody)
 }
 
 async fn version() -> Response {
@@ -218,52 +243,48 @@ fn client_strength(g: &Game) -> Value {
     }
 }
 
-async fn game_info(State(api): State<Api>, Path(id): Path<String>) -> Response {
+async fn game_info(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refusal> {
     let now = Instant::now();
     let game = match api.target(&id) {
         Target::Ours(g) if !g.current() => {
             // Known but offline: AstrBot tells "offline" by `clientStrength == null`.
             let config = g.lock().config.to_json();
-            return ok(
+            return Ok(ok(
                 json!({"strengthConfig": null, "gameConfig": config, "clientStrength": null, "currentPulseId": ""}),
-            );
+            ));
         }
         Target::Unknown => {
-            return ok(
+            return Ok(ok(
                 json!({"strengthConfig": null, "clientStrength": null, "currentPulseId": ""}),
-            )
+            ))
         }
-        _ => match api.read_target(&id) {
-            Ok(g) => g,
-            Err(r) => return r,
-        },
+        _ => api.read_target(&id)?,
     };
     let mut st = game.lock();
     let current = st.current_pulse(now);
-    ok(json!({
+    Ok(ok(json!({
         "strengthConfig": st.strength,
         "gameConfig": st.config.to_json(),
         "clientStrength": client_strength(&game),
         "currentPulseId": current,
-    }))
+    })))
 }
 
-async fn get_strength(State(api): State<Api>, Path(id): Path<String>) -> Response {
-    match api.read_target(&id) {
-        Ok(g) => ok(json!({"strengthConfig": g.lock().strength})),
-        Err(r) => r,
-    }
+async fn get_strength(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refusal> {
+    let g = api.read_target(&id)?;
+    let strength = g.lock().strength;
+    Ok(ok(json!({"strengthConfig": strength})))
 }
 
 /// `{add|sub|set}` of one field, upstream's precedence: add, then sub, then set.
-fn change_of(v: Option<&Value>, field: &str) -> Result<Option<Change>, Response> {
+fn change_of(v: Option<&Value>, field: &str) -> Result<Option<Change>, Refusal> {
     let Some(v) = v else { return Ok(None) };
     let Value::Object(m) = v else {
         return Err(invalid(&format!(
             "{field} must be an object of add, sub or set"
         )));
     };
-    let num = |k: &str| -> Result<Option<i64>, Response> {
+    let num = |k: &str| -> Result<Option<i64>, Refusal> {
         match m.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(x) => body::int(x)
@@ -285,26 +306,18 @@ async fn post_strength(
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
-) -> Response {
+) -> Result<Response, Refusal> {
     let request = format!("POST {}", uri.path());
-    let body = match read_body(&headers, &bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let body = read_body(&headers, &bytes)?;
     let (s, r) = match (
         change_of(body.get("strength"), "strength"),
         change_of(body.get("randomStrength"), "randomStrength"),
     ) {
         (Ok(s), Ok(r)) => (s, r),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let games = match api.write_targets(&id) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    if let Err(r) = api.refuse_if_stopped(peer, &request) {
-        return r;
-    }
+    let games = api.write_targets(&id)?;
+    api.refuse_if_stopped(peer, &request)?;
     let mut detail = vec![];
     for g in &games {
         let ceiling = g.ceiling(&api.games.shared.safety);
@@ -330,27 +343,26 @@ async fn post_strength(
         };
         api.wrote(peer, request, &games, detail);
     }
-    ok(json!({
+    Ok(ok(json!({
         "message": format!("strength config set for {} game(s)", games.len()),
         "successClientIds": ids(&games),
-    }))
+    })))
 }
 
-async fn get_pulse(State(api): State<Api>, Path(id): Path<String>) -> Response {
+async fn get_pulse(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refusal> {
     let game = match api.target(&id) {
         // Stored settings answer for one of ours even while its App is away.
         Target::Ours(g) => g,
-        _ => match api.read_target(&id) {
-            Ok(g) => g,
-            Err(r) => return r,
-        },
+        _ => api.read_target(&id)?,
     };
     let mut st = game.lock();
     let current = st.current_pulse(Instant::now());
-    ok(json!({"currentPulseId": current, "pulseId": st.config.pulse_id_json()}))
+    Ok(ok(
+        json!({"currentPulseId": current, "pulseId": st.config.pulse_id_json()}),
+    ))
 }
 
-fn pulse_ids(v: Option<&Value>) -> Result<Vec<String>, Response> {
+fn pulse_ids(v: Option<&Value>) -> Result<Vec<String>, Refusal> {
     let list: Vec<String> = match v {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
@@ -376,36 +388,28 @@ async fn post_pulse(
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
-) -> Response {
+) -> Result<Response, Refusal> {
     let request = format!("POST {}", uri.path());
-    let body = match read_body(&headers, &bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let list = match pulse_ids(body.get("pulseId")) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
+    let body = read_body(&headers, &bytes)?;
+    let list = pulse_ids(body.get("pulseId"))?;
     let (games, reported) = match api.target(&id) {
         Target::Ours(g) => (vec![g], None),
         Target::All(list) => (list, None),
-        Target::NoBroadcast => return no_broadcast(),
+        Target::NoBroadcast => return Err(no_broadcast()),
         // Upstream answers success and stores nothing for an id it never saw.
         Target::Unknown => (vec![], Some(json!([id]))),
     };
-    if let Err(r) = api.refuse_if_stopped(peer, &request) {
-        return r;
-    }
+    api.refuse_if_stopped(peer, &request)?;
     let now = Instant::now();
     for g in &games {
         g.lock().select_pulses(list.clone(), now);
         g.wake();
     }
     api.wrote(peer, request, &games, format!("pulse {}", list.join(", ")));
-    ok(json!({
+    Ok(ok(json!({
         "message": format!("pulse set for {} game(s)", games.len()),
         "successClientIds": reported.unwrap_or_else(|| ids(&games)),
-    }))
+    })))
 }
 
 fn pulse_list_json(api: &Api, query: Option<&str>) -> Response {
@@ -447,20 +451,17 @@ async fn post_fire(
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
-) -> Response {
+) -> Result<Response, Refusal> {
     let request = format!("POST {}", uri.path());
-    let body = match read_body(&headers, &bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let body = read_body(&headers, &bytes)?;
     let strength = match body.get("strength").map(body::int) {
         Some(Some(s)) if (0..=200).contains(&s) => s as u8,
-        _ => return invalid("strength must be an integer from 0 to 200"),
+        _ => return Err(invalid("strength must be an integer from 0 to 200")),
     };
     let time = match body.get("time").filter(|v| !v.is_null()).map(body::int) {
         None => 5000,
         Some(Some(t)) if t >= 1 => t,
-        _ => return invalid("time must be a positive integer (milliseconds)"),
+        _ => return Err(invalid("time must be a positive integer (milliseconds)")),
     };
     let replace = match body
         .get("override")
@@ -469,22 +470,17 @@ async fn post_fire(
     {
         None => false,
         Some(Some(b)) => b,
-        Some(None) => return invalid("override must be true or false"),
+        Some(None) => return Err(invalid("override must be true or false")),
     };
     // `pulseId: ""` (DBD_QTE_go always sends it) means "no pulse of its own".
     let pulse = match body.get("pulseId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) if s.chars().count() <= MAX_PULSE_ID => Some(s.clone()),
-        _ => return invalid("pulseId must be a pulse id"),
+        _ => return Err(invalid("pulseId must be a pulse id")),
     };
-    let games = match api.write_targets(&id) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    if let Err(r) = api.refuse_if_stopped(peer, &request) {
-        return r;
-    }
+    let games = api.write_targets(&id)?;
+    api.refuse_if_stopped(peer, &request)?;
     let mut warnings = vec![];
     let max = MAX_FIRE_TIME.as_millis() as i64;
     if time > max {
@@ -507,11 +503,11 @@ async fn post_fire(
             if replace { " (override)" } else { "" }
         ),
     );
-    ok(json!({
+    Ok(ok(json!({
         "message": format!("fire sent to {} game(s)", games.len()),
         "successClientIds": ids(&games),
         "warnings": warnings,
-    }))
+    })))
 }
 
 async fn server_info(State(api): State<Api>) -> Response {
