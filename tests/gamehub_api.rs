@@ -155,7 +155,9 @@ impl Rig {
         let (terminal, _events) = hub.guard(raw, events);
         let games = GameHub::new(hub.clone(), None);
         games.add_terminal(terminal.clone());
-        games.set_output(true).unwrap();
+        if !config.start_output_on_request {
+            games.set_output(true).unwrap();
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = gamehub::serve_http(listener, games.clone(), config).unwrap();
         let id = terminal.id();
@@ -984,6 +986,43 @@ async fn the_stop_refuses_writes_and_output_stays_off_after_rearming() {
     // Switched on again by the user (the window's button): the game resumes, fire and all.
     rig.games.set_output(true).unwrap();
     app.until("A at base + fire", |s| s.level[0] == 40).await;
+}
+
+#[tokio::test]
+async fn without_a_start_button_a_games_first_request_starts_output_but_never_after_a_stop() {
+    let config = HttpConfig {
+        start_output_on_request: true,
+        ..HttpConfig::default()
+    };
+    let rig = Rig::with(40, config).await;
+    let app = rig.app([100, 100]).await;
+    // Paired, but no game has asked for anything: the App is left alone.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!rig.games.output_on());
+    assert_eq!(app.seen.lock().unwrap().max_sent, [0, 0]);
+    assert_eq!(app.seen.lock().unwrap().pulses(0), 0);
+    // A read is not a start either.
+    rig.get("/api/v2/game/all").await;
+    assert!(!rig.games.output_on());
+    ok(&rig
+        .post_form(
+            "/api/game/all/strength_config",
+            "strength.set=6&randomStrength.set=0",
+        )
+        .await);
+    assert!(rig.games.output_on());
+    app.until("A at 6", |s| s.level[0] == 6).await;
+    // After a stop and a re-arm, game requests are taken but start nothing.
+    let mark = app.len();
+    rig.hub.emergency_stop();
+    rig.hub.rearm();
+    ok(&rig
+        .post_form("/api/game/all/fire", "strength=20&time=2000")
+        .await);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!rig.games.output_on());
+    let s = app.seen.lock().unwrap();
+    still_after(&s, after_stop(&s.messages, mark).expect("no stop"));
 }
 
 #[tokio::test]

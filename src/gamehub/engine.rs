@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) safety: SafetyHub,
     presets: Option<PresetStore>,
     output: AtomicBool,
+    /// Set by the first stop or lapse: from then on only the user switches output on.
+    ever_stopped: AtomicBool,
     games: Mutex<Vec<Arc<Game>>>,
     events: broadcast::Sender<GameHubEvent>,
     cancel: CancellationToken,
@@ -105,7 +107,18 @@ impl Shared {
         }
     }
 
+    /// Switches output on for a game's first accepted write, unless a stop has happened
+    /// since this hub began (then only the user may: nothing resumes by itself).
+    pub(crate) fn start_on_request(&self) {
+        if !self.ever_stopped.load(Ordering::SeqCst) && self.blocked().is_none() {
+            self.set_output(true, OutputChange::FirstRequest);
+        }
+    }
+
     fn set_output(&self, on: bool, why: OutputChange) {
+        if why == OutputChange::Stopped {
+            self.ever_stopped.store(true, Ordering::SeqCst);
+        }
         if self.output.swap(on, Ordering::SeqCst) != on {
             self.emit(GameHubEvent::Output { on, why });
         }
@@ -158,6 +171,7 @@ impl GameHub {
             safety,
             presets,
             output: AtomicBool::new(false),
+            ever_stopped: AtomicBool::new(false),
             games: Mutex::new(vec![]),
             events,
             cancel: cancel.clone(),

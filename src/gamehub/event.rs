@@ -46,6 +46,8 @@ pub enum GameHubEvent {
 pub enum OutputChange {
     /// The program or the user asked.
     User,
+    /// The first game request arrived, with [`crate::gamehub::HttpConfig::start_output_on_request`].
+    FirstRequest,
     /// The emergency stop latched or the lease lapsed: output stays off until switched
     /// on again (re-arming alone restores nothing).
     Stopped,
@@ -75,8 +77,13 @@ impl GameHubEvent {
             GameHubEvent::Output { on, why } => (
                 log::Level::Info,
                 match (on, why) {
+                    (true, OutputChange::FirstRequest) => {
+                        "game output on: a game sent its first request".to_owned()
+                    }
                     (true, _) => "game output on".to_owned(),
-                    (false, OutputChange::User) => "game output off".to_owned(),
+                    (false, OutputChange::User | OutputChange::FirstRequest) => {
+                        "game output off".to_owned()
+                    }
                     (false, OutputChange::Stopped) => {
                         "game output off: emergency stop (switch it on again after re-arming)"
                             .to_owned()

@@ -192,6 +192,9 @@ impl Api {
     }
 
     fn wrote(&self, peer: SocketAddr, request: String, games: &[Arc<Game>], detail: String) {
+        if self.config.start_output_on_request {
+            self.games.shared.start_on_request();
+        }
         self.games.shared.emit(GameHubEvent::ApiWrite {
             peer,
             request,

@@ -56,6 +56,10 @@ pub struct HttpConfig {
     pub extra_hosts: Vec<String>,
     /// The App's pairing URLs, for `GET /api/server_info`.
     pub app_urls: Vec<String>,
+    /// Switch game output on at the first accepted write (strength, pulse, fire), as
+    /// long as no emergency stop has happened: for a program without a "start" button
+    /// (the headless relay), so pairing the App alone never makes it do anything.
+    pub start_output_on_request: bool,
 }
 
 impl Default for HttpConfig {
@@ -65,6 +69,7 @@ impl Default for HttpConfig {
             allow_broadcast: true,
             extra_hosts: vec![],
             app_urls: vec![],
+            start_output_on_request: false,
         }
     }
 }

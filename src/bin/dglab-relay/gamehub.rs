@@ -3,8 +3,9 @@
 //!
 //! Flags (flattened into `serve`'s): `--http-port N` (0: off; default 8920 with
 //! `--local-terminal`), `--http-host ADDR` (default 127.0.0.1; anything else needs
-//! `--api-token`), `--api-token T`. Game output is on from the start; the emergency stop
-//! (Ctrl-C/SIGTERM) turns it off before the relay closes.
+//! `--api-token`), `--api-token T`. Game output switches on at a game's first accepted
+//! request and then runs while an App is paired; the emergency stop (Ctrl-C/SIGTERM)
+//! turns it off before the relay closes.
 
 use clap::Args;
 use dglab_core::gamehub::{self, GameHub, HttpConfig, HttpServer};
@@ -120,6 +121,9 @@ pub async fn start(
     games.add_terminal(terminal.clone());
     let config = HttpConfig {
         token: args.token.clone(),
+        // Headless has no "start game" button: a game's first request is it, so pairing
+        // the App for the local terminal alone still makes it do nothing.
+        start_output_on_request: true,
         ..HttpConfig::default()
     };
     let server = match gamehub::serve_http(listener, games.clone(), config) {
@@ -130,8 +134,6 @@ pub async fn start(
         }
     };
     tokio::spawn(log_events(games.subscribe()));
-    // Headless has no "start game" button: output runs while an App is paired.
-    let _ = games.set_output(true);
     log::info!(
         "game API on http://{} (connect code {}){}",
         server.local_addr(),
