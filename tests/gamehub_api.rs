@@ -6,7 +6,9 @@
 mod common;
 
 use common::{start_relay, Client};
-use dglab_core::gamehub::{self, GameHub, GameHubEvent, HttpConfig, HttpError, HttpServer, PATHS};
+use dglab_core::gamehub::{
+    self, GameConfig, GameHub, GameHubEvent, HttpConfig, HttpError, HttpServer, PATHS,
+};
 use dglab_core::relay::RelayHandle;
 use dglab_core::safety::{GuardedTerminal, SafetyConfig, SafetyHub};
 use dglab_core::Terminal;
@@ -1078,9 +1080,16 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn run_sequence(cap: u8, soft: u8, ops: Vec<Op>) {
+async fn run_sequence(cap: u8, soft: [u8; 2], b_times: Option<u8>, ops: Vec<Op>) {
     let rig = Rig::new(cap).await;
-    let app = rig.app([soft, 200]).await;
+    let app = rig.app(soft).await;
+    if let Some(m) = b_times {
+        // The window's game panel: B follows A times the multiplier.
+        let mut config = GameConfig::new("d6f83af0");
+        config.enable_b_channel = true;
+        config.b_channel_strength_multiplier = m;
+        assert!(rig.games.set_game_config(rig.id, config));
+    }
     let game = format!("/api/v2/game/{}", rig.id);
     let form = |v1: bool| {
         if v1 {
@@ -1136,13 +1145,18 @@ async fn run_sequence(cap: u8, soft: u8, ops: Vec<Op>) {
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
     let s = app.seen.lock().unwrap();
-    let ceiling = cap.min(soft);
-    assert!(
-        s.max_sent[0] <= ceiling,
-        "A was sent {} above min(cap {cap}, soft {soft})",
-        s.max_sent[0]
-    );
-    assert_eq!(s.max_sent[1], 0, "B was raised while off");
+    for ch in 0..2 {
+        let ceiling = cap.min(soft[ch]);
+        assert!(
+            s.max_sent[ch] <= ceiling,
+            "channel {ch} was sent {} above min(cap {cap}, soft {})",
+            s.max_sent[ch],
+            soft[ch]
+        );
+    }
+    if b_times.is_none() {
+        assert_eq!(s.max_sent[1], 0, "B was raised while off");
+    }
     if let Some(mark) = stop_mark {
         let from = after_stop(&s.messages, mark).expect("the stop never reached the App");
         still_after(&s, from);
@@ -1158,11 +1172,13 @@ proptest! {
     #[test]
     fn no_sequence_of_api_calls_passes_the_cap_or_moves_anything_after_a_stop(
         cap in 5u8..60,
-        soft in 5u8..80,
+        soft_a in 5u8..80,
+        soft_b in 5u8..80,
+        b_times in proptest::option::of(1u8..4),
         ops in proptest::collection::vec(op(), 1..14),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(run_sequence(cap, soft, ops));
+        rt.block_on(run_sequence(cap, [soft_a, soft_b], b_times, ops));
     }
 }
 

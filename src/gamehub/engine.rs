@@ -122,7 +122,14 @@ impl Shared {
         if self.output.swap(on, Ordering::SeqCst) != on {
             self.emit(GameHubEvent::Output { on, why });
         }
-        for g in self.games() {
+        // This runs inside the emergency stop, which a panic hook may call on a thread
+        // that holds this lock: never wait for it (every loop looks again within a tick).
+        let games = match self.games.try_lock() {
+            Ok(g) => g.clone(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().clone(),
+            Err(std::sync::TryLockError::WouldBlock) => vec![],
+        };
+        for g in games {
             g.wake();
         }
     }

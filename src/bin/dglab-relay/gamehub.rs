@@ -14,6 +14,9 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tokio::sync::broadcast::error::RecvError;
 
+/// How long requests in progress may take to finish at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Shortest token accepted: it is all that stands between the LAN and the box.
 const MIN_TOKEN_LEN: usize = 12;
 
@@ -93,7 +96,16 @@ impl GameApi {
     /// Stops the server (requests in progress finish) and the output loops.
     pub async fn shutdown(self) {
         let _ = self.games.set_output(false);
-        self.server.shutdown().await;
+        // A client holding a request open must not hold up the relay's exit.
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.server.shutdown())
+            .await
+            .is_err()
+        {
+            log::warn!(
+                "game API: requests still open after {} s; leaving them",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
     }
 }
 
