@@ -644,6 +644,11 @@ async fn fire_raises_for_its_time_within_the_limits_then_returns_to_base() {
     assert_eq!(v["warnings"], json!([]));
     app.until("A at 25 during the fire", |s| s.level[0] == 25)
         .await;
+    // The window's game panel sees it too.
+    let status = rig.games.status();
+    let fire = status[0].fire.expect("no fire in the status");
+    assert_eq!(fire.0, 20);
+    assert!(fire.1 <= 1500);
     app.until("A back at 5 after it", |s| s.level[0] == 5).await;
 
     // The boost is limited to fireStrengthLimit (30) and the total to the cap (40).
@@ -1145,13 +1150,10 @@ async fn run_sequence(cap: u8, soft: [u8; 2], b_times: Option<u8>, ops: Vec<Op>)
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
     let s = app.seen.lock().unwrap();
-    for ch in 0..2 {
-        let ceiling = cap.min(soft[ch]);
+    for (ch, (sent, soft)) in s.max_sent.iter().zip(soft).enumerate() {
         assert!(
-            s.max_sent[ch] <= ceiling,
-            "channel {ch} was sent {} above min(cap {cap}, soft {})",
-            s.max_sent[ch],
-            soft[ch]
+            *sent <= cap.min(soft),
+            "channel {ch} was sent {sent} above min(cap {cap}, soft {soft})"
         );
     }
     if b_times.is_none() {
