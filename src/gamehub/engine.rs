@@ -110,8 +110,14 @@ impl Shared {
     /// Switches output on for a game's first accepted write, unless a stop has happened
     /// since this hub began (then only the user may: nothing resumes by itself).
     pub(crate) fn start_on_request(&self) {
-        if !self.ever_stopped.load(Ordering::SeqCst) && self.blocked().is_none() {
+        let may = || !self.ever_stopped.load(Ordering::SeqCst) && self.blocked().is_none();
+        if may() && !self.output.load(Ordering::SeqCst) {
             self.set_output(true, OutputChange::FirstRequest);
+            // A stop racing this (latch set, then its hook switching output off) either
+            // ran its hook after our switch, or is seen here: output ends off either way.
+            if !may() {
+                self.set_output(false, OutputChange::Stopped);
+            }
         }
     }
 
