@@ -145,6 +145,12 @@ impl Rig {
     }
 
     async fn with(cap: u8, config: HttpConfig) -> Rig {
+        Rig::build(cap, config, false).await
+    }
+
+    /// `policy`: the relay-wide policy too (the desktop app's setting), whose stop reaches
+    /// every App ahead of its queue.
+    async fn build(cap: u8, config: HttpConfig, policy: bool) -> Rig {
         let relay = start_relay().await;
         let hub = SafetyHub::new(SafetyConfig {
             cap_a: cap,
@@ -153,6 +159,9 @@ impl Rig {
             watchdog: None,
         })
         .unwrap();
+        if policy {
+            hub.guard_relay(&relay);
+        }
         let (raw, events) = Terminal::local(&relay);
         let (terminal, _events) = hub.guard(raw, events);
         let games = GameHub::new(hub.clone(), None);
@@ -1085,8 +1094,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn run_sequence(cap: u8, soft: [u8; 2], b_times: Option<u8>, ops: Vec<Op>) {
-    let rig = Rig::new(cap).await;
+async fn run_sequence(cap: u8, soft: [u8; 2], b_times: Option<u8>, policy: bool, ops: Vec<Op>) {
+    let rig = Rig::build(cap, HttpConfig::default(), policy).await;
     let app = rig.app(soft).await;
     if let Some(m) = b_times {
         // The window's game panel: B follows A times the multiplier.
@@ -1177,10 +1186,11 @@ proptest! {
         soft_a in 5u8..80,
         soft_b in 5u8..80,
         b_times in proptest::option::of(1u8..4),
+        policy in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..14),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(run_sequence(cap, [soft_a, soft_b], b_times, ops));
+        rt.block_on(run_sequence(cap, [soft_a, soft_b], b_times, policy, ops));
     }
 }
 
