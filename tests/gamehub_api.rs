@@ -485,6 +485,11 @@ async fn the_app_is_kept_at_base_strength_through_the_gate_and_never_above_the_c
     ok(&rig.post_json(&v2, json!({"strength":{"set":200}})).await);
     assert_eq!(rig.get(&v2).await["strengthConfig"]["strength"], 25);
     app.until("A at 25", |s| s.level[0] == 25).await;
+    // A cap lowered later: the config reads as what is in force, and the App follows.
+    rig.hub.set_caps(20, 20).unwrap();
+    assert_eq!(rig.get(&v2).await["strengthConfig"]["strength"], 20);
+    app.until("A down to 20", |s| s.level[0] == 20).await;
+    rig.hub.set_caps(25, 25).unwrap();
     // A random range on top of a base at the cap still cannot pass it.
     ok(&rig
         .post_json(&v2, json!({"randomStrength":{"set":100}}))
@@ -888,6 +893,13 @@ async fn exposure_beyond_loopback_needs_a_token() {
         ..HttpConfig::default()
     };
     let server = gamehub::serve_http(listener, games, config).unwrap();
+    json_of(request(server.local_addr(), "GET", "/api/game", &[], None).await);
+    // The window's "new token": an empty one is refused and the old one stays.
+    assert!(matches!(
+        server.set_token(Some(String::new())),
+        Err(HttpError::EmptyToken)
+    ));
+    server.set_token(Some("another-long-token".into())).unwrap();
     json_of(request(server.local_addr(), "GET", "/api/game", &[], None).await);
     server.shutdown().await;
     relay.shutdown().await;

@@ -27,12 +27,13 @@ use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
 
 /// The door's settings, fixed when the server starts.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Door {
     /// The address we listen on.
     pub(crate) local: SocketAddr,
-    /// The API token; required from non-loopback callers.
-    pub(crate) token: Option<String>,
+    /// The API token; required from non-loopback callers. Replaceable while serving
+    /// (the window's "new token"), so it sits behind a lock read once per request.
+    pub(crate) token: std::sync::RwLock<Option<String>>,
     /// Host names accepted besides loopback and our address (lowercase, no port).
     pub(crate) extra_hosts: Vec<String>,
 }
@@ -70,7 +71,8 @@ impl Door {
 
     /// Whether the request carries our token (header or query).
     pub(crate) fn has_token(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
-        let Some(token) = &self.token else {
+        let guard = self.token.read().unwrap_or_else(|e| e.into_inner());
+        let Some(token) = guard.as_ref() else {
             return false;
         };
         let bearer = headers
@@ -201,7 +203,7 @@ mod tests {
     fn door(ip: [u8; 4]) -> Door {
         Door {
             local: SocketAddr::from((ip, 8920)),
-            token: Some("s3cret".into()),
+            token: Some("s3cret".to_owned()).into(),
             extra_hosts: vec!["my-pc.lan".into()],
         }
     }
@@ -265,7 +267,13 @@ mod tests {
         assert!(!d.admits(lan, &h, None));
         h.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
         assert!(d.admits(lan, &h, None));
-        let open = Door { token: None, ..d };
+        *d.token.write().unwrap() = Some("n3w-token".into());
+        assert!(!d.admits(lan, &h, None), "the old token still works");
+        assert!(d.admits(lan, &h, Some("token=n3w-token")));
+        let open = Door {
+            token: None.into(),
+            ..d
+        };
         assert!(
             !open.admits(lan, &h, None),
             "no token configured must not mean open"

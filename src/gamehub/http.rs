@@ -11,7 +11,7 @@ use super::body::{self, BadBody};
 use super::engine::{Game, GameHub, DEFAULT_SOFT_LIMIT};
 use super::envelope::{self, err, ok};
 use super::event::GameHubEvent;
-use super::game::{Change, MAX_FIRE_TIME};
+use super::game::{Change, StrengthConfig, MAX_FIRE_TIME};
 use super::HttpConfig;
 use crate::safety::SafetyError;
 use axum::body::Bytes;
@@ -263,10 +263,11 @@ async fn game_info(State(api): State<Api>, Path(id): Path<String>) -> Result<Res
         }
         _ => api.read_target(&id)?,
     };
+    let strength = effective(&api, &game);
     let mut st = game.lock();
     let current = st.current_pulse(now);
     Ok(ok(json!({
-        "strengthConfig": st.strength,
+        "strengthConfig": strength,
         "gameConfig": st.config.to_json(),
         "clientStrength": client_strength(&game),
         "currentPulseId": current,
@@ -275,8 +276,16 @@ async fn game_info(State(api): State<Api>, Path(id): Path<String>) -> Result<Res
 
 async fn get_strength(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refusal> {
     let g = api.read_target(&id)?;
-    let strength = g.lock().strength;
-    Ok(ok(json!({"strengthConfig": strength})))
+    Ok(ok(json!({"strengthConfig": effective(&api, &g)})))
+}
+
+/// The strength config in force: a base set before the cap or soft limit came down is
+/// reported at the ceiling the gate holds it to.
+fn effective(api: &Api, g: &Game) -> StrengthConfig {
+    let ceiling = g.ceiling(&api.games.shared.safety);
+    let mut s = g.lock().strength;
+    s.strength = s.strength.min(ceiling);
+    s
 }
 
 /// `{add|sub|set}` of one field, upstream's precedence: add, then sub, then set.

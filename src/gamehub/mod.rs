@@ -93,6 +93,7 @@ pub enum HttpError {
 #[derive(Debug)]
 pub struct HttpServer {
     addr: SocketAddr,
+    door: Arc<Door>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -108,10 +109,31 @@ impl HttpServer {
         format!("{game}@http://127.0.0.1:{}", self.addr.port())
     }
 
+    /// Replaces the API token from the next request on (the window's "new token"; the
+    /// old one stops working at once).
+    ///
+    /// # Errors
+    /// [`HttpError::LanWithoutToken`] for `None` while listening beyond loopback,
+    /// [`HttpError::EmptyToken`] for `Some("")`; the token in force stays.
+    pub fn set_token(&self, token: Option<String>) -> Result<(), HttpError> {
+        check_exposure(self.addr, token.as_deref())?;
+        *self.door.token.write().unwrap_or_else(|e| e.into_inner()) = token;
+        Ok(())
+    }
+
     /// Stops accepting, lets requests in progress finish, and returns when it has.
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.task.await;
+    }
+}
+
+/// No empty token, and none at all only on loopback.
+fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), HttpError> {
+    match token {
+        Some("") => Err(HttpError::EmptyToken),
+        None if !addr.ip().is_loopback() => Err(HttpError::LanWithoutToken(addr)),
+        _ => Ok(()),
     }
 }
 
@@ -129,20 +151,15 @@ pub fn serve_http(
     config: HttpConfig,
 ) -> Result<HttpServer, HttpError> {
     let addr = listener.local_addr()?;
-    if config.token.as_deref().is_some_and(str::is_empty) {
-        return Err(HttpError::EmptyToken);
-    }
-    if !addr.ip().is_loopback() && config.token.is_none() {
-        return Err(HttpError::LanWithoutToken(addr));
-    }
+    check_exposure(addr, config.token.as_deref())?;
     let door = Arc::new(Door {
         local: addr,
-        token: config.token.clone(),
+        token: config.token.clone().into(),
         extra_hosts: config.extra_hosts.clone(),
     });
     let api = http::Api {
         games,
-        door,
+        door: door.clone(),
         config: Arc::new(config),
     };
     let inner = http::router(api.clone(), BODY_LIMIT);
@@ -162,5 +179,10 @@ pub fn serve_http(
             log::warn!("game API stopped: {e}");
         }
     });
-    Ok(HttpServer { addr, stop, task })
+    Ok(HttpServer {
+        addr,
+        door,
+        stop,
+        task,
+    })
 }
