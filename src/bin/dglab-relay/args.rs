@@ -194,8 +194,7 @@ where
                 .unwrap_or_default();
             let safety = safety_from_flags(&flags);
             let game_api = flags.game_api.resolve(flags.local_terminal).map_err(|m| {
-                clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, m + "\n")
-                    .format(&mut cmd)
+                clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, m).format(&mut cmd)
             })?;
             let mut hosts = flags.host.clone();
             hosts.dedup();
