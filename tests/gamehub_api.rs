@@ -739,6 +739,40 @@ async fn all_addresses_only_apps_paired_with_our_terminal() {
 }
 
 #[tokio::test]
+async fn all_can_be_switched_off_and_then_answers_broadcast_not_allowed() {
+    let config = HttpConfig {
+        allow_broadcast: false,
+        ..HttpConfig::default()
+    };
+    let rig = Rig::with(40, config).await;
+    let _app = rig.app([100, 100]).await;
+    for p in [
+        "/api/v2/game/all",
+        "/api/game/all/strength_config",
+        "/api/v2/game/all/pulse",
+    ] {
+        fails(&rig.get(p).await, "ERR::BROADCAST_NOT_ALLOWED");
+    }
+    let writes = [
+        ("/api/v2/game/all/strength", json!({"strength":{"set":9}})),
+        ("/api/v2/game/all/pulse", json!({"pulseId":"7eae1e5f"})),
+        ("/api/v2/game/all/action/fire", json!({"strength":9})),
+    ];
+    for (p, body) in writes {
+        fails(&rig.post_json(p, body).await, "ERR::BROADCAST_NOT_ALLOWED");
+    }
+    // The catalogue is not a game: still listed.
+    ok(&rig.get("/api/v2/game/all/pulse_list").await);
+    // Our own id still works.
+    ok(&rig
+        .post_json(
+            &format!("/api/v2/game/{}/strength", rig.id),
+            json!({"strength":{"set":9}}),
+        )
+        .await);
+}
+
+#[tokio::test]
 async fn framework_answers_match_the_original_404_405_options_400_and_slashes() {
     let rig = Rig::new(40).await;
     let a = rig.addr();
