@@ -27,10 +27,13 @@
 //!    - [`safety`]: the gate every strength change passes — caps, rise rate, emergency
 //!      stop, watchdog — as [`safety::SafetyHub`] and [`safety::GuardedTerminal`].
 //!    - [`player`]: the per-channel streaming clock that keeps the App's queue fed.
+//!    - [`gamehub`]: the Game-Hub-compatible HTTP API and the game output loop it
+//!      drives, through the player and the gate.
 //! 4. Top, outside this library: the `dglab-relay` binary (`src/bin/dglab-relay/`) and
 //!    the desktop shell (`src-tauri/`).
 
 pub mod fs;
+pub mod gamehub;
 pub mod pairing;
 pub mod player;
 pub mod presets;

@@ -20,6 +20,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("presets", 2),
     ("safety", 3),
     ("player", 4),
+    ("gamehub", 5),
 ];
 
 fn floor(module: &str) -> Option<u8> {

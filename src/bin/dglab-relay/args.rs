@@ -118,6 +118,9 @@ struct ServeFlags {
     /// The V4 relay's (DG-LAB App 4.x) flags, declared in v4.rs.
     #[command(flatten)]
     v4: crate::v4::V4Flags,
+    // The game API's flags (--http-port, --http-host, --api-token): src/bin/dglab-relay/gamehub.rs.
+    #[command(flatten)]
+    game_api: crate::gamehub::GameApiFlags,
 }
 
 /// The flags that turn the relay-wide safety policy on, by argument id and flag.
@@ -163,6 +166,8 @@ pub struct ServeArgs {
     pub max_per_lan_address: usize,
     /// The V4 relay: port, timers.
     pub v4: crate::v4::V4Args,
+    /// The game API (`--http-port`, …); `None` when off.
+    pub game_api: Option<crate::gamehub::GameApiArgs>,
 }
 
 /// Parses the whole command line, program name first.
@@ -196,6 +201,9 @@ where
                 .subcommand_matches("serve")
                 .is_some_and(|m| m.value_source("v4_port") == Some(ValueSource::CommandLine));
             let safety = safety_from_flags(&flags);
+            let game_api = flags.game_api.resolve(flags.local_terminal).map_err(|m| {
+                clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, m).format(&mut cmd)
+            })?;
             let mut hosts = flags.host.clone();
             hosts.dedup();
             Ok(Command::Serve(ServeArgs {
@@ -210,6 +218,7 @@ where
                 max_per_address: flags.max_per_address,
                 max_per_lan_address: flags.max_per_lan_address,
                 v4: flags.v4.resolve(v4_port_given),
+                game_api,
             }))
         }
     }
@@ -331,6 +340,7 @@ mod tests {
                 max_per_address: RelayConfig::server().max_per_address,
                 max_per_lan_address: RelayConfig::server().max_per_lan_address,
                 v4: crate::v4::V4Args::default(),
+                game_api: None,
             }
         );
     }
@@ -375,6 +385,11 @@ mod tests {
                 max_per_address: 8,
                 max_per_lan_address: 64,
                 v4: crate::v4::V4Args::default(),
+                game_api: Some(crate::gamehub::GameApiArgs {
+                    addr: "127.0.0.1:8920".parse().unwrap(),
+                    explicit: false,
+                    token: None,
+                }),
             }
         );
         assert_eq!(

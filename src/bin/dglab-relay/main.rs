@@ -3,6 +3,7 @@
 //! whose QR code is printed); `wave` holds waveform tools.
 //!
 //! - `args.rs`: subcommands, flags and help, declared with clap.
+//! - `gamehub.rs`: the game API's flags and its start with the local terminal.
 //! - `logger.rs`: env_logger on stderr, its level and filters from `DGLAB_LOG`.
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
@@ -11,6 +12,7 @@
 //! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
+mod gamehub;
 mod logger;
 mod pairing;
 mod report;

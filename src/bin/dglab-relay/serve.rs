@@ -152,6 +152,17 @@ async fn serve(args: ServeArgs) -> i32 {
         }
         _ => (None, None),
     };
+    // The game API (gamehub.rs) drives the local terminal's App through its gate.
+    let game_api = match (&hub, &terminal, &args.game_api) {
+        (Some(hub), Some(t), Some(api)) => match crate::gamehub::start(api, hub, t).await {
+            Ok(g) => g,
+            Err(code) => {
+                relay.shutdown().await;
+                return code;
+            }
+        },
+        _ => None,
+    };
 
     let signal = loop {
         // Biased: a signal wins over more traffic, and when both streams are ready the
@@ -184,6 +195,9 @@ async fn serve(args: ServeArgs) -> i32 {
         if let Some(rx) = &mut safety_events {
             drain_safety_events(rx);
         }
+    }
+    if let Some(api) = game_api {
+        api.shutdown().await;
     }
     drop(terminal);
     drop(hub);
