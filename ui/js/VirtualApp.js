@@ -50,6 +50,7 @@ export class VirtualApp {
     this.canvas = {};
     this.line = {};
     this.soft = {};
+    this.shownSoft = {};
     const feedback = CHANNELS.map((ch, c) =>
       h(
         "div",
@@ -170,7 +171,8 @@ export class VirtualApp {
         const parts = [t("virtual.channel", { ch, strength: c.strength, soft: c.soft_limit, queued: c.queued })];
         if (c.dropped) parts.push(t("virtual.dropped", { n: c.dropped }));
         setText(this.line[ch], parts.join(" · "));
-        if (document.activeElement !== this.soft[ch]) this.soft[ch].value = c.soft_limit;
+        // Only when the App's limit changed: an update must not undo what the user is typing.
+        if (this.shownSoft[ch] !== c.soft_limit) this.soft[ch].value = this.shownSoft[ch] = c.soft_limit;
       }
     }
     for (const ch of CHANNELS) this.canvas[ch].dataset.frames = JSON.stringify(this.frames[ch]);
