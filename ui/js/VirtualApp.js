@@ -28,7 +28,7 @@ export function layoutTicks(ticks, width, height) {
   const out = [];
   for (const tk of ticks) {
     const x = width - ((last - tk.at_ms) / span) * width - tickW;
-    if (x + tickW < 0) continue;
+    if (x + tickW <= 0) continue; // wholly left of the canvas
     const quarters = (tk.intensity ?? []).map((inten, i) => ({
       x: x + (i * tickW) / 4,
       w: tickW / 4,
