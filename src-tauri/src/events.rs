@@ -39,13 +39,14 @@ pub const EVENT_STOP: &str = "safety:stop";
 
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 6] = [
+pub const EVENT_NAMES: [&str; 7] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
     EVENT_SAFETY_STATE,
     EVENT_PLAYER,
     EVENT_STOP,
+    crate::commands::virtual_app::EVENT_VIRTUAL_APP,
 ];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.

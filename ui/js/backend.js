@@ -22,6 +22,7 @@ export const EVENT_SAFETY = "safety:event";
 export const EVENT_SAFETY_STATE = "safety:state";
 export const EVENT_PLAYER = "player:progress";
 export const EVENT_STOP = "safety:stop";
+export const EVENT_VIRTUAL_APP = "virtual_app:update";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -73,6 +74,16 @@ export const backend = {
   onStrength: (fn) => listen(EVENT_SAFETY_STATE, fn),
   onPlayer: (fn) => listen(EVENT_PLAYER, fn),
   onStop: (fn) => listen(EVENT_STOP, fn),
+
+  // "Try without a phone" (issue 14): the simulated App, paired with our terminal.
+  /** @param {number} softA @param {number} softB the simulated phone's soft limits */
+  startVirtualApp: (softA, softB) => invoke("start_virtual_app", { softA, softB }),
+  stopVirtualApp: () => invoke("stop_virtual_app"),
+  virtualAppState: () => invoke("virtual_app_state"),
+  setVirtualSoftLimits: (softA, softB) => invoke("set_virtual_soft_limits", { softA, softB }),
+  /** @param {number} button 0..4 channel A's shapes, 5..9 channel B's */
+  pressVirtualFeedback: (button) => invoke("press_virtual_feedback", { button }),
+  onVirtualApp: (fn) => listen(EVENT_VIRTUAL_APP, fn),
 };
 
 /** Copies text to the clipboard through Tauri's clipboard plugin (the webview's own

@@ -16,6 +16,7 @@ import { Toasts } from "./Toasts.js";
 import { PairingStatus } from "./PairingStatus.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 import { SafetyLog } from "./SafetyLog.js";
+import { VirtualApp } from "./VirtualApp.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -39,6 +40,7 @@ const editor = new WaveformEditor($(".waveform-editor"), limits);
 const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new SafetyLog($(".safety-log"));
+new VirtualApp($(".virtual-app"), settingsLimits);
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });
