@@ -91,6 +91,8 @@ pub(crate) fn router(api: Api, body_limit: usize) -> Router {
         .route("/api/server_info", g(get(server_info)))
         .route("/api/client/connect", g(get(client_connect)))
         .route("/api/openapi.json", g(get(openapi)))
+        // MCP for AI agents (src/gamehub/mcp/): /mcp and Game-Hub's /api/mcp.
+        .merge(super::mcp::router(api.clone()))
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
