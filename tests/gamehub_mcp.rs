@@ -122,7 +122,10 @@ impl App {
     fn still_since(&self, from: usize) {
         let s = self.seen.lock().unwrap();
         let stop = ["strength-1+2+0", "strength-2+2+0", "clear-1", "clear-2"];
+        // The last `0, 0, clear, clear`: re-arming and switching output on send the same
+        // four frames (every start is at 0), so the first one after `from` may not be the stop.
         let after = (from..s.messages.len().saturating_sub(3))
+            .rev()
             .find(|&i| (0..4).all(|k| s.messages[i + k] == stop[k]))
             .map(|i| i + 4)
             .unwrap_or_else(|| panic!("the stop never reached the App: {:?}", &s.messages[from..]));
