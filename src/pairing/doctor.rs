@@ -797,6 +797,7 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// The English report; `{:#}` leaves out the final verdict.
 impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "DG-LAB Hub pairing doctor: port {}", self.port)?;
@@ -806,11 +807,12 @@ impl fmt::Display for DoctorReport {
                 Some(n) => format!("choice {n}"),
                 None => "never in the QR code".to_owned(),
             };
-            writeln!(
-                f,
-                "\n{} on {} ({}, {}): {place}",
-                a.addr, a.interface, a.kind, a.scope
-            )?;
+            let what = if a.kind == InterfaceKind::Loopback {
+                a.kind.to_string()
+            } else {
+                format!("{}, {}", a.kind, a.scope)
+            };
+            writeln!(f, "\n{} on {} ({what}): {place}", a.addr, a.interface)?;
             for r in &a.reasons {
                 writeln!(f, "  why: {r}")?;
             }
@@ -832,6 +834,10 @@ impl fmt::Display for DoctorReport {
             for h in &p.hints {
                 writeln!(f, "  - {h}")?;
             }
+        }
+        // `{:#}`: without the verdict (a caller that judges named addresses itself).
+        if f.alternate() {
+            return Ok(());
         }
         write!(f, "\n{}", self.verdict)
     }

@@ -73,7 +73,9 @@ pub struct InspectRecord {
 /// The relay's side of the inspector: shared by the registry and the listeners.
 #[derive(Debug)]
 pub(crate) struct Tap {
-    watchers: AtomicUsize,
+    /// Shared with every stream (not the tap itself: a stream must not keep the sender
+    /// alive, or it would never see the relay end).
+    watchers: Arc<AtomicUsize>,
     made: AtomicU64,
     tx: broadcast::Sender<Arc<RawRecord>>,
 }
@@ -81,7 +83,7 @@ pub(crate) struct Tap {
 impl Default for Tap {
     fn default() -> Self {
         Tap {
-            watchers: AtomicUsize::new(0),
+            watchers: Arc::default(),
             made: AtomicU64::new(0),
             tx: broadcast::channel(CAPACITY).0,
         }
@@ -130,14 +132,14 @@ impl Tap {
         let _ = self.tx.send(Arc::new(record));
     }
 
-    pub(crate) fn watch(self: &Arc<Self>) -> InspectStream {
+    pub(crate) fn watch(&self) -> InspectStream {
         // Subscribe before counting, so no record built for this watcher is missed.
         let rx = self.tx.subscribe();
         self.watchers.fetch_add(1, Ordering::Relaxed);
         InspectStream {
             rx,
             lost: 0,
-            tap: self.clone(),
+            watchers: self.watchers.clone(),
         }
     }
 }
@@ -162,17 +164,17 @@ fn cut(raw: &str) -> String {
 pub struct InspectStream {
     rx: broadcast::Receiver<Arc<RawRecord>>,
     lost: u64,
-    tap: Arc<Tap>,
+    watchers: Arc<AtomicUsize>,
 }
 
 impl Drop for InspectStream {
     fn drop(&mut self) {
-        self.tap.watchers.fetch_sub(1, Ordering::Relaxed);
+        self.watchers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl InspectStream {
-    /// The next record; `None` once the relay is gone.
+    /// The next record; `None` once the relay is gone (every handle dropped).
     pub async fn recv(&mut self) -> Option<InspectRecord> {
         loop {
             match self.rx.recv().await {
