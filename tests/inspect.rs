@@ -224,3 +224,34 @@ async fn serve_inspect_prints_json_lines_on_stdout() {
     assert_eq!(v["meaning"]["kind"], "id_assigned");
     assert!(v["text"].as_str().unwrap().starts_with("relay assigns id "));
 }
+
+#[tokio::test]
+async fn a_local_terminal_is_inspected_like_a_socket() {
+    // The window's own terminal lives in the process: its frames have no socket text.
+    let relay = common::start_relay().await;
+    let (term, _events) = dglab_core::Terminal::local(&relay);
+    let t = term.id().to_string();
+    let mut app = common::Client::connect(&relay, &t).await;
+    let a = app.id.clone();
+    let mut watch = relay.inspect();
+    app.send(json!({"type":"bind","clientId":t,"targetId":a,"message":"DGLAB"}))
+        .await;
+    assert_eq!(app.recv().await["message"], "200");
+    term.set_strength(dglab_core::protocol::command::Channel::A, 20)
+        .unwrap();
+    assert_eq!(app.recv().await["message"], "strength-1+2+20");
+    let mut texts = vec![];
+    for _ in 0..5 {
+        let r = next(&mut watch).await;
+        texts.push((r.direction, r.role, r.text));
+    }
+    assert_eq!(
+        texts[3],
+        (Direction::In, Role::Local, "A set to 20".to_owned())
+    );
+    assert_eq!(
+        texts[4],
+        (Direction::Out, Role::App, "A set to 20".to_owned())
+    );
+    relay.shutdown().await;
+}

@@ -293,10 +293,8 @@ pub fn parse_nft(out: &str, port: u16) -> FirewallFinding {
         if in_input && unconditional {
             blocking.get_or_insert_with(|| line.to_owned());
         }
-        if line.ends_with("accept") && line.contains("dport") && !line.contains("udp dport") {
-            if nft_dport_covers(line, port) {
-                allowed.get_or_insert_with(|| line.to_owned());
-            }
+        if line.ends_with("accept") && !line.contains("udp dport") && nft_dport_covers(line, port) {
+            allowed.get_or_insert_with(|| line.to_owned());
         }
     }
     match (blocking, allowed) {
