@@ -35,6 +35,7 @@ pub const SELF_TEST_TIMEOUT: Duration = Duration::from_secs(3);
 #[serde(rename_all = "snake_case")]
 pub enum InterfaceKind {
     /// Wi-Fi: where a phone usually is.
+    #[serde(rename = "wifi")]
     WiFi,
     /// Wired Ethernet (a phone on the router's Wi-Fi reaches it too).
     Ethernet,

@@ -9,6 +9,7 @@ use crate::notice::Kind;
 use crate::state::AppState;
 use dglab_core::pairing::doctor::{self, DoctorOptions, DoctorReport, UrlHint};
 use dglab_core::pairing::{self, firewall, InterfaceAddr};
+use dglab_core::protocol::describe::code_key;
 use dglab_core::relay::{RelayEvent, RelayHandle};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -40,7 +41,7 @@ pub struct Attempt {
     pub kind: &'static str,
     /// `ip:port` it came from, when known.
     pub from: Option<String>,
-    /// `user_agent`; `status` and `path`; `code`.
+    /// `user_agent`; `status` and `path`; `code` and `reason` (a key, as in the inspector).
     pub params: Value,
 }
 
@@ -87,7 +88,12 @@ fn attempt(ev: &RelayEvent, relay: &RelayHandle) -> Option<Attempt> {
                 .into_iter()
                 .find(|c| c.id.to_string() == *target_id)
                 .and_then(|c| c.remote);
-            ("bind", from, json!({ "code": code.as_u16() }))
+            let code = code.as_u16();
+            (
+                "bind",
+                from,
+                json!({ "code": code, "reason": code_key(code) }),
+            )
         }
         _ => return None,
     };
