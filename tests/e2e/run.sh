@@ -59,15 +59,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# E2E_TESTS picks the scenarios (default: both, in this order: the window's reuses the app's folders).
+# E2E_TESTS picks the scenarios (default: all three, in this order: the window's reuses the app's
+# folders; the doctor's, for the phone test, the doctor and the inspector, needs nothing before it).
 status=0
-for t in ${E2E_TESTS:-app window}; do
+for t in ${E2E_TESTS:-app window doctor}; do
   start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/screenshot.png --log-dir "$XDG_DATA_HOME" || status=1 ;;
     window) python3 tests/e2e/test_window.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --config-home "$XDG_CONFIG_HOME" --data-home "$XDG_DATA_HOME" --docs docs || status=1 ;;
+    doctor) python3 tests/e2e/test_doctor.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" --docs docs || status=1 ;;
   esac
   stop_driver
 done

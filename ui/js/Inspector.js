@@ -110,7 +110,7 @@ export class Inspector {
             h("td", { class: "inspector__conn" }, r.connection ? r.connection.slice(0, 8) : "—"),
             h("td", { class: "inspector__dir" }, t(`inspector.dir.${r.direction}`)),
             h("td", { class: "inspector__meaning" }, meaningText(r.meaning)),
-            h("td", { class: "inspector__raw" }, h("code", {}, r.raw)),
+            h("td", { class: "inspector__raw" }, h("code", { title: r.raw }, r.raw)),
           ),
         ),
     );
