@@ -179,6 +179,21 @@ def main():
         assert "bind_request" in kinds and "paired" in kinds and "pulse" in kinds, kinds
         assert all({"time_ms", "connection", "role", "direction", "raw", "meaning", "text"} <= r.keys() for r in records)
         print(f"    exported {len(records)} record(s)")
+        # The webview saves the download (WebKitGTK: into the app's working directory, here
+        # the repository): the same lines; removed so the test leaves nothing behind.
+        saved = "dglab-inspector.jsonl"
+        try:
+            wait_for("the saved export", lambda: os.path.exists(saved) and os.path.getsize(saved) > 0, timeout=3)
+        except AssertionError as e:
+            print(f"    (no saved download to compare: {e})")
+        try:
+            if os.path.exists(saved):
+                with open(saved, encoding="utf-8") as f:
+                    assert [json.loads(line) for line in f] == records, "the saved export differs"
+                print("    the download was saved with the same lines")
+        finally:
+            if os.path.exists(saved):
+                os.remove(saved)
         scroll_to(wd, ".inspector")
         wd.screenshot(os.path.join(args.docs, "window-inspector.png"))
         wd.click("#inspector-toggle")
