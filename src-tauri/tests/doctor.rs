@@ -64,6 +64,7 @@ fn a_phone_opening_the_test_page_is_heard_and_listed() {
     let ev = attempts.lock().unwrap()[0].clone();
     assert_eq!(ev["kind"], "reached");
     assert_eq!(ev["params"]["user_agent"], "Phone/2");
+    assert_eq!(ev["params"]["self_test"], false);
     assert!(ev["from"].as_str().unwrap().starts_with("127.0.0.1:"));
     let listed = invoke(&w, "phone_attempts", json!({})).unwrap();
     assert_eq!(listed[0]["kind"], "reached");

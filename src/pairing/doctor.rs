@@ -26,6 +26,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// The `User-Agent` of the self-test's request, so whoever lists visits to the phone page
+/// can tell the doctor's own from a phone's.
+pub const SELF_TEST_USER_AGENT: &str = "dglab-doctor";
+
 /// Default deadline of one self-test (connect, then the whole answer).
 pub const SELF_TEST_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -498,7 +502,7 @@ pub fn self_test(addr: SocketAddr, timeout: Duration) -> SelfTest {
     let _ = tcp.set_read_timeout(Some(timeout));
     let _ = tcp.set_write_timeout(Some(timeout));
     let request = format!(
-        "GET {CHECK_PATH} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: dglab-doctor\r\n\
+        "GET {CHECK_PATH} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {SELF_TEST_USER_AGENT}\r\n\
          Accept: text/html\r\nConnection: close\r\n\r\n"
     );
     if let Err(e) = tcp.write_all(request.as_bytes()) {

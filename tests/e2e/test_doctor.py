@@ -87,6 +87,7 @@ def main():
         assert "你的手机可以连接到 DG-LAB Hub" in body, body[:300]
         status = wait_for("reached", lambda: (lambda s: s if s.startswith("Reached from 127.0.0.1:") else None)(wd.text("#phone-check-status")))
         print(f"    {status}")
+        ctx["reached"] = status
         attempt = wait_for("the attempt in the doctor panel", lambda: wd.text("#doctor-attempts li[data-kind='reached']"))
         assert "opened the test page (E2E-Phone/1.0)" in attempt, attempt
 
@@ -116,7 +117,9 @@ def main():
         assert "A loopback address" in hints and f"http://127.0.0.1:{ctx['port']}/check" in hints, hints
         assert wd.text("#doctor-verdict"), "a verdict is shown"
         # The self-test itself reached the relay's page.
-        wait_for("the doctor's own visit", lambda: "dglab-doctor" in wd.text("#doctor-attempts"))
+        wait_for("the doctor's own visit", lambda: "the doctor's own test reached the page" in wd.text("#doctor-attempts"))
+        # …which is not a phone: the phone test still names the phone's visit.
+        assert wd.text("#phone-check-status") == ctx["reached"], wd.text("#phone-check-status")
         scroll_to(wd, ".layout__tools")
         wd.screenshot(os.path.join(args.docs, "window-doctor.png"))
 

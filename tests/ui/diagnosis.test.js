@@ -55,6 +55,7 @@ test("attempts, ranks, verdicts and the firewall read as sentences", () => {
   setLanguage("en");
   const at_ms = new Date(2026, 0, 1, 12, 34, 56).getTime();
   assert.equal(attemptText({ at_ms, kind: "reached", from: "192.168.1.40:5000", params: { user_agent: "Phone" } }), "12:34:56 192.168.1.40:5000: opened the test page (Phone).");
+  assert.match(attemptText({ at_ms, kind: "reached", from: "127.0.0.1:1", params: { user_agent: "dglab-doctor", self_test: true } }), /the doctor's own test/);
   assert.match(attemptText({ at_ms, kind: "bind", from: null, params: { code: 401, reason: "terminal_not_connected" } }), /pairing refused, code 401: the terminal is not connected/);
   assert.match(attemptText({ at_ms, kind: "http_refused", from: "a", params: { status: 400, path: "" } }), /HTTP 400 for —: not a valid request/);
   assert.equal(rankText(1), "in the QR code");

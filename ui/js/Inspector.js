@@ -88,7 +88,11 @@ export class Inspector {
   updateFilters() {
     const conns = [...new Set(this.records.map((r) => r.connection ?? "-"))];
     const kinds = [...new Set(this.records.map((r) => r.meaning.kind))];
+    // Rebuilt only when the choices change: an open dropdown must not close on every batch.
     const keep = (sel, pairs) => {
+      const key = pairs.map((p) => p[0]).join("\n");
+      if (sel.dataset.choices === key) return;
+      sel.dataset.choices = key;
       const value = sel.value;
       sel.replaceChildren(...options(pairs, value));
     };

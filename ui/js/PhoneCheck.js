@@ -7,6 +7,9 @@ import { h, setText } from "./lib/dom.js";
 import { formatClock } from "./lib/format.js";
 import { t, words } from "./lib/i18n.js";
 
+/** A visit to the test page by something else than the doctor's own self-test. */
+const isPhoneVisit = (a) => a.kind === "reached" && !a.params?.self_test;
+
 export class PhoneCheck {
   constructor(el) {
     this.el = el;
@@ -21,10 +24,10 @@ export class PhoneCheck {
     // The pairing address may change in the QR panel: follow it.
     document.addEventListener("pairing-changed", () => this.refresh());
     backend.onPhoneAttempt((a) => {
-      if (a.kind === "reached") this.reached(a);
+      if (isPhoneVisit(a)) this.reached(a);
     });
     backend.phoneAttempts().then((list) => {
-      const last = list.filter((a) => a.kind === "reached").pop();
+      const last = list.filter(isPhoneVisit).pop();
       if (last) this.reached(last);
     });
   }

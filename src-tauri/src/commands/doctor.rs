@@ -41,7 +41,8 @@ pub struct Attempt {
     pub kind: &'static str,
     /// `ip:port` it came from, when known.
     pub from: Option<String>,
-    /// `user_agent`; `status` and `path`; `code` and `reason` (a key, as in the inspector).
+    /// `user_agent` and `self_test` (the doctor's own visit); `status` and `path`; `code`
+    /// and `reason` (a key, as in the inspector).
     pub params: Value,
 }
 
@@ -70,7 +71,13 @@ fn now_ms() -> u64 {
 fn attempt(ev: &RelayEvent, relay: &RelayHandle) -> Option<Attempt> {
     let (kind, from, params) = match ev {
         RelayEvent::Reached { from, user_agent } => {
-            ("reached", Some(*from), json!({ "user_agent": user_agent }))
+            // The doctor's own self-test opens the page too: not a phone.
+            let self_test = user_agent.as_deref() == Some(doctor::SELF_TEST_USER_AGENT);
+            (
+                "reached",
+                Some(*from),
+                json!({ "user_agent": user_agent, "self_test": self_test }),
+            )
         }
         RelayEvent::HttpRefused { from, status, path } => (
             "http_refused",

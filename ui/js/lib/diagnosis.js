@@ -47,6 +47,7 @@ export function attemptText(a) {
   const p = a.params ?? {};
   switch (a.kind) {
     case "reached":
+      if (p.self_test) return t("doctor.attempt.selfTest", base);
       return t("doctor.attempt.reached", { ...base, ua: p.user_agent ?? "—" });
     case "http_refused":
       return t("doctor.attempt.http_refused", { ...base, status: p.status, path: p.path || "—", why: httpWhy(p.status) });
