@@ -27,10 +27,15 @@
 //!    - [`safety`]: the gate every strength change passes — caps, rise rate, emergency
 //!      stop, watchdog — as [`safety::SafetyHub`] and [`safety::GuardedTerminal`].
 //!    - [`player`]: the per-channel streaming clock that keeps the App's queue fed.
+//!    - [`virtual_app`]: a simulated Coyote App that pairs through a real socket and plays
+//!      what it is sent ("try without a phone", and the tests' phone).
+//!    - [`gamehub`]: the Game-Hub-compatible HTTP API and the game output loop it
+//!      drives, through the player and the gate.
 //! 4. Top, outside this library: the `dglab-relay` binary (`src/bin/dglab-relay/`) and
 //!    the desktop shell (`src-tauri/`).
 
 pub mod fs;
+pub mod gamehub;
 pub mod pairing;
 pub mod player;
 pub mod presets;
@@ -38,6 +43,7 @@ pub mod protocol;
 pub mod relay;
 pub mod safety;
 pub mod terminal;
+pub mod virtual_app;
 pub mod waveform;
 
 pub use protocol::command::Channel;

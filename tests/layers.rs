@@ -18,8 +18,10 @@ const FLOORS: &[(&str, u8)] = &[
     ("waveform", 1),
     ("terminal", 2),
     ("presets", 2),
+    ("virtual_app", 2),
     ("safety", 3),
     ("player", 4),
+    ("gamehub", 5),
 ];
 
 fn floor(module: &str) -> Option<u8> {

@@ -120,6 +120,12 @@ commands![
     doctor::run_doctor,
     inspector::start_inspector,
     inspector::stop_inspector,
+    // "Try without a phone" (issue 14).
+    virtual_app::start_virtual_app,
+    virtual_app::stop_virtual_app,
+    virtual_app::virtual_app_state,
+    virtual_app::set_virtual_soft_limits,
+    virtual_app::press_virtual_feedback,
 ];
 
 /// Starts the relay, the safety gate, our terminal, the players and the preset store,

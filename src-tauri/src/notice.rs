@@ -89,6 +89,14 @@ kinds! {
     /// `{command, arg}` (for the console; the wording names neither): Tauri could not read
     /// a command's arguments. Built by `ui/js/backend.js` from Tauri's own rejection.
     InvalidArgs = "invalid_args",
+    // The virtual App ("try without a phone", issue 14).
+    /// Our terminal already has an App (a phone): the virtual one cannot pair too.
+    VirtualAppBusy = "virtual_app_busy",
+    /// `{code}`: the virtual App could not connect or pair (`code` may be null; the detail
+    /// goes to the log).
+    VirtualAppFailed = "virtual_app_failed",
+    /// The virtual App is not running.
+    VirtualAppOff = "virtual_app_off",
     // What the safety gate did (the `safety:event` payload).
     /// `{channel, asked, to}`: lowered to the user's cap.
     ClampedCap = "clamped_cap",

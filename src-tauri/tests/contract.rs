@@ -144,6 +144,27 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
         assert_eq!(shape(&err), json!(["kind", "params"]));
         drop(phone);
         tokio::time::sleep(Duration::from_millis(200)).await;
+
+        // "Try without a phone" (issue 14): with the phone gone, the virtual App pairs.
+        for (name, args) in [
+            ("start_virtual_app", json!({ "softA": 50, "softB": 60 })),
+            ("virtual_app_state", json!({})),
+            (
+                "set_virtual_soft_limits",
+                json!({ "softA": 40, "softB": 60 }),
+            ),
+            ("press_virtual_feedback", json!({ "button": 3 })),
+            ("stop_virtual_app", json!({})),
+        ] {
+            let answer = invoke(&w, name, args.clone())
+                .unwrap_or_else(|e| panic!("{name} {args}: refused with {e}"));
+            let arg_names: Vec<&String> = args.as_object().unwrap().keys().collect();
+            commands.insert(
+                name.to_owned(),
+                json!({ "args": arg_names, "returns": shape(&answer) }),
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     });
 
     let registered: Vec<&str> = commands.keys().map(String::as_str).collect();

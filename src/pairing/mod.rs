@@ -11,6 +11,7 @@
 //! - [`check`]: the phone reachability page the relay serves, and its URL.
 //! - [`doctor`]: why each address ranks where it does, whether the relay answers there,
 //!   what the local firewall says ([`firewall`]), hints for a typed public URL.
+//! - [`v4`]: the DG-LAB App 4.x link (`https://dungeon-lab.cn/s/?…&url=<encoded ws://…/?tid=ID>`).
 
 pub mod check;
 pub mod doctor;
@@ -18,6 +19,7 @@ pub mod firewall;
 pub mod lan;
 pub mod qr;
 pub mod url;
+pub mod v4;
 
 pub use check::phone_check_url;
 pub use lan::{
@@ -26,6 +28,7 @@ pub use lan::{
 };
 pub use qr::{qr_svg, QrError};
 pub use url::{validate_public_url, ws_base, PublicUrlError};
+pub use v4::{encode_uri_component, v4_pairing_link, v4_socket_url, V4_LINK_PREFIX};
 
 use uuid::Uuid;
 

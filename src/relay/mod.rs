@@ -38,6 +38,8 @@ mod queue;
 mod registry;
 #[cfg(test)]
 mod tests;
+// The DG-LAB App 4.x relay, beside this one (its own listener; shares config, queue, logline).
+pub mod v4;
 
 pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};

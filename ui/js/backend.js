@@ -24,6 +24,7 @@ export const EVENT_PLAYER = "player:progress";
 export const EVENT_STOP = "safety:stop";
 export const EVENT_PHONE_ATTEMPT = "phone:attempt";
 export const EVENT_INSPECTOR = "inspector:records";
+export const EVENT_VIRTUAL_APP = "virtual_app:update";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -88,6 +89,15 @@ export const backend = {
   onPhoneAttempt: (fn) => listen(EVENT_PHONE_ATTEMPT, fn),
   /** Batches while the inspector runs: {records, lost}. */
   onInspector: (fn) => listen(EVENT_INSPECTOR, fn),
+  // "Try without a phone" (issue 14): the simulated App, paired with our terminal.
+  /** @param {number} softA @param {number} softB the simulated phone's soft limits */
+  startVirtualApp: (softA, softB) => invoke("start_virtual_app", { softA, softB }),
+  stopVirtualApp: () => invoke("stop_virtual_app"),
+  virtualAppState: () => invoke("virtual_app_state"),
+  setVirtualSoftLimits: (softA, softB) => invoke("set_virtual_soft_limits", { softA, softB }),
+  /** @param {number} button 0..4 channel A's shapes, 5..9 channel B's */
+  pressVirtualFeedback: (button) => invoke("press_virtual_feedback", { button }),
+  onVirtualApp: (fn) => listen(EVENT_VIRTUAL_APP, fn),
 };
 
 /** Copies text to the clipboard through Tauri's clipboard plugin (the webview's own

@@ -19,6 +19,7 @@ import { SafetyLog } from "./SafetyLog.js";
 import { PhoneCheck } from "./PhoneCheck.js";
 import { DoctorPanel } from "./DoctorPanel.js";
 import { Inspector } from "./Inspector.js";
+import { VirtualApp } from "./VirtualApp.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -42,6 +43,7 @@ const editor = new WaveformEditor($(".waveform-editor"), limits);
 const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(".confirm-dialog")));
 new FeedbackList($(".feedback-list"));
 new SafetyLog($(".safety-log"));
+new VirtualApp($(".virtual-app"), settingsLimits);
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
 // Pairing doctor, phone test and protocol inspector (issue 14).

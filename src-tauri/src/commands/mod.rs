@@ -14,6 +14,8 @@ pub mod presets;
 pub mod relay;
 pub mod settings;
 pub mod strength;
+// "Try without a phone" (issue 14).
+pub mod virtual_app;
 pub mod waveform;
 
 use crate::error::{CommandError, CommandResult};

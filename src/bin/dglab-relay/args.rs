@@ -123,6 +123,12 @@ struct ServeFlags {
     /// line on stdout, with what it means (logs stay on stderr)
     #[arg(long, verbatim_doc_comment)]
     inspect: bool,
+    /// The V4 relay's (DG-LAB App 4.x) flags, declared in v4.rs.
+    #[command(flatten)]
+    v4: crate::v4::V4Flags,
+    // The game API's flags (--http-port, --http-host, --api-token): src/bin/dglab-relay/gamehub.rs.
+    #[command(flatten)]
+    game_api: crate::gamehub::GameApiFlags,
 }
 
 /// The flags that turn the relay-wide safety policy on, by argument id and flag.
@@ -170,6 +176,10 @@ pub struct ServeArgs {
     pub max_per_lan_address: usize,
     /// Print every frame as a JSON line on stdout (`--inspect`).
     pub inspect: bool,
+    /// The V4 relay: port, timers.
+    pub v4: crate::v4::V4Args,
+    /// The game API (`--http-port`, …); `None` when off.
+    pub game_api: Option<crate::gamehub::GameApiArgs>,
 }
 
 /// Parses the whole command line, program name first.
@@ -200,7 +210,13 @@ where
                         .map(|(_, flag)| *flag)
                 })
                 .unwrap_or_default();
+            let v4_port_given = matches
+                .subcommand_matches("serve")
+                .is_some_and(|m| m.value_source("v4_port") == Some(ValueSource::CommandLine));
             let safety = safety_from_flags(&flags);
+            let game_api = flags.game_api.resolve(flags.local_terminal).map_err(|m| {
+                clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, m).format(&mut cmd)
+            })?;
             let mut hosts = flags.host.clone();
             hosts.dedup();
             Ok(Command::Serve(ServeArgs {
@@ -215,6 +231,8 @@ where
                 max_per_address: flags.max_per_address,
                 max_per_lan_address: flags.max_per_lan_address,
                 inspect: flags.inspect,
+                v4: flags.v4.resolve(v4_port_given),
+                game_api,
             }))
         }
     }
@@ -336,6 +354,8 @@ mod tests {
                 max_per_address: RelayConfig::server().max_per_address,
                 max_per_lan_address: RelayConfig::server().max_per_lan_address,
                 inspect: false,
+                v4: crate::v4::V4Args::default(),
+                game_api: None,
             }
         );
     }
@@ -381,6 +401,12 @@ mod tests {
                 max_per_address: 8,
                 max_per_lan_address: 64,
                 inspect: true,
+                v4: crate::v4::V4Args::default(),
+                game_api: Some(crate::gamehub::GameApiArgs {
+                    addr: "127.0.0.1:8920".parse().unwrap(),
+                    explicit: false,
+                    token: None,
+                }),
             }
         );
         assert_eq!(

@@ -5,18 +5,22 @@
 //!
 //! - `args.rs`: subcommands, flags and help, declared with clap.
 //! - `doctor.rs`: the `doctor` subcommand (why a phone cannot pair).
+//! - `gamehub.rs`: the game API's flags and its start with the local terminal.
 //! - `logger.rs`: env_logger on stderr, its level and filters from `DGLAB_LOG`.
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
 //! - `report.rs`: the log line for each relay and terminal event.
 //! - `serve.rs`: binding, event logging, the local terminal, clean shutdown.
+//! - `v4.rs`: the V4 relay for the DG-LAB App 4.x beside it: flags, binding, event lines.
 //! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
 mod doctor;
+mod gamehub;
 mod logger;
 mod pairing;
 mod report;
 mod serve;
+mod v4;
 mod wave;
 
 use std::process::ExitCode;

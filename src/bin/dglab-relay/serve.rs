@@ -52,6 +52,13 @@ async fn serve(args: ServeArgs) -> i32 {
             return 2;
         }
     };
+    let v4_listeners = match crate::v4::bind(&args.hosts, &args.v4) {
+        Ok(l) => l,
+        Err(line) => {
+            eprintln!("error: {line}");
+            return 2;
+        }
+    };
     // Installed before the startup line, so whoever waits for that line (a service manager,
     // the tests) can signal us right away.
     let mut signals = match Signals::install() {
@@ -71,6 +78,7 @@ async fn serve(args: ServeArgs) -> i32 {
         max_per_lan_address: args.max_per_lan_address,
         ..RelayConfig::server()
     };
+    let v4_limits = config.clone();
     let relay = match relay::start_many(listeners, config) {
         Ok(r) => r,
         Err(e) => {
@@ -106,6 +114,20 @@ async fn serve(args: ServeArgs) -> i32 {
         addrs.join(", "),
         args.max_connections
     );
+    let v4 = match crate::v4::start(
+        v4_listeners,
+        &args.v4,
+        &v4_limits,
+        args.local_terminal,
+        args.relay_policy,
+    ) {
+        Ok(v4) => v4,
+        Err(e) => {
+            eprintln!("error: cannot start the V4 relay: {e}");
+            relay.shutdown().await;
+            return 1;
+        }
+    };
 
     // One hub for the local terminal's gate and, with a safety flag, for every App.
     let hub = if args.local_terminal || args.relay_policy {
@@ -133,6 +155,17 @@ async fn serve(args: ServeArgs) -> i32 {
             (Some(t), Some(e))
         }
         _ => (None, None),
+    };
+    // The game API (gamehub.rs) drives the local terminal's App through its gate.
+    let game_api = match (&hub, &terminal, &args.game_api) {
+        (Some(hub), Some(t), Some(api)) => match crate::gamehub::start(api, hub, t).await {
+            Ok(g) => g,
+            Err(code) => {
+                relay.shutdown().await;
+                return code;
+            }
+        },
+        _ => None,
     };
 
     let signal = loop {
@@ -167,11 +200,16 @@ async fn serve(args: ServeArgs) -> i32 {
             drain_safety_events(rx);
         }
     }
+    if let Some(api) = game_api {
+        api.shutdown().await;
+    }
     drop(terminal);
     drop(hub);
+    let v4_clean = crate::v4::stop(v4, SHUTDOWN_GRACE).await;
     let clean = tokio::time::timeout(SHUTDOWN_GRACE, relay.shutdown())
         .await
-        .is_ok();
+        .is_ok()
+        && v4_clean;
     // The disconnections caused by the shutdown itself, for a complete record.
     loop {
         match events.try_recv() {
@@ -253,7 +291,7 @@ fn bind_all(hosts: &[std::net::IpAddr], port: u16) -> Result<Vec<TcpListener>, S
     Ok(out)
 }
 
-fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(crate) fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     if addr.is_ipv6() {
