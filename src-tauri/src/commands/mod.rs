@@ -8,6 +8,8 @@
 //! window event.
 
 pub mod app;
+pub mod doctor;
+pub mod inspector;
 pub mod presets;
 pub mod relay;
 pub mod settings;
