@@ -24,6 +24,7 @@ pub mod event;
 pub mod game;
 mod http;
 mod pulses;
+mod web;
 
 pub use engine::{GameHub, GameStatus};
 pub use event::{GameHubEvent, OutputChange};
