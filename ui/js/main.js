@@ -17,6 +17,7 @@ import { PairingStatus } from "./PairingStatus.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 import { SafetyLog } from "./SafetyLog.js";
 import { VirtualApp } from "./VirtualApp.js";
+import { GamesPanel } from "./GamesPanel.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -41,6 +42,7 @@ const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(
 new FeedbackList($(".feedback-list"));
 new SafetyLog($(".safety-log"));
 new VirtualApp($(".virtual-app"), settingsLimits);
+new GamesPanel($(".games-panel"));
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });

@@ -187,18 +187,32 @@ fn settings_of(state: &AppState) -> GamesSettings {
 /// Called once after the services started; a port that is taken is a problem the panel
 /// words, never a failed start.
 pub fn start<R: Runtime>(app: &AppHandle<R>) {
+    start_on(app, None);
+}
+
+/// [`start`], with `port` (tests: 0 for any free port) instead of the settings' for this
+/// first start; nothing is saved.
+pub fn start_on<R: Runtime>(app: &AppHandle<R>, port: Option<u16>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
     let hub = GameHub::new(state.safety.clone(), Some(state.presets.clone()));
-    hub.add_terminal(state.guarded.clone());
+    {
+        // The game's output loop is a task on Tauri's runtime, like the relay's.
+        let rt = tauri::async_runtime::handle();
+        let _inside = rt.inner().enter();
+        hub.add_terminal(state.guarded.clone());
+    }
     let mut events = hub.subscribe();
     app.manage(GamesSlot {
         hub,
         inner: Mutex::default(),
         restarting: tokio::sync::Mutex::new(()),
     });
-    let settings = settings_of(&state);
+    let mut settings = settings_of(&state);
+    if let Some(p) = port {
+        settings.port = p;
+    }
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         if let Ok(slot) = slot(&handle) {
