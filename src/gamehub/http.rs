@@ -38,6 +38,8 @@ pub(crate) struct Api {
     pub(crate) games: GameHub,
     pub(crate) door: Arc<Door>,
     pub(crate) config: Arc<HttpConfig>,
+    /// Cancelled at shutdown: ends the `/ws` sessions, which outlive their request.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 /// Every routed path (tests compare it with the OpenAPI document).
@@ -93,6 +95,7 @@ pub(crate) fn router(api: Api, body_limit: usize) -> Router {
         .route("/api/openapi.json", g(get(openapi)))
         // gamehub-web: our own pages (remote, overlay) and their /api/x extensions.
         .merge(super::web::routes())
+        .route("/ws", get(super::ws::upgrade))
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -118,7 +118,12 @@ pub(crate) fn game_view(api: &Api, g: &Game) -> Value {
 
 async fn status(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refusal> {
     // One of ours answers even while its App is away (the overlay shows it offline).
-    let own = api.games.shared.games().into_iter().find(|g| g.id().to_string() == id);
+    let own = api
+        .games
+        .shared
+        .games()
+        .into_iter()
+        .find(|g| g.id().to_string() == id);
     let g = match own {
         Some(g) => g,
         None => api.read_target(&id)?,
