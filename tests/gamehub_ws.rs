@@ -410,3 +410,98 @@ async fn shutting_the_server_down_closes_its_sockets() {
     .expect("the socket stayed open");
     assert!(closed);
 }
+
+/// One raw HTTP/1.1 request: (status, lowercase head, body).
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    origin: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(o) = origin {
+        req.push_str(&format!("Origin: {o}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = vec![];
+    tokio::time::timeout(WAIT, s.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test]
+async fn the_remote_and_overlay_pages_are_ours_and_only_our_pages_may_use_them() {
+    let rig = Rig::new(12).await;
+    let addr = rig.server.local_addr();
+    let own = format!("http://{addr}");
+    for page in ["/remote", "/overlay", "/viewer.html", "/web/remote.js"] {
+        let (status, head, body) = http(addr, "GET", page, None, "").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            head.contains("content-security-policy: default-src 'self'"),
+            "{page}: {head}"
+        );
+        assert!(!body.is_empty());
+    }
+    let id = rig.terminal.id();
+    // The status the overlay reads: live levels, the caps, no stop.
+    let (_, _, body) = http(
+        addr,
+        "GET",
+        &format!("/api/x/game/{id}/status"),
+        Some(&own),
+        "",
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["status"].as_i64(), v["game"]["cap"]["a"].as_i64()),
+        (Some(1), Some(12)),
+        "{v}"
+    );
+    assert_eq!(v["game"]["stopped"], false);
+    // B within the cap, from our own page.
+    let (_, _, body) = http(
+        addr,
+        "POST",
+        &format!("/api/x/game/{id}/channel"),
+        Some(&own),
+        r#"{"channel":"b","strength":90}"#,
+    )
+    .await;
+    assert!(body.contains("\"status\":1"), "{body}");
+    until("B at the cap", &rig.app, |s| s.level[1] == 12).await;
+    assert!(rig.app.lock().unwrap().max_sent[1] <= 12);
+    // Another site's page may neither set nor stop.
+    let (status, _, _) = http(addr, "POST", "/api/x/stop", Some("http://evil.example"), "").await;
+    assert_eq!(status, 403);
+    assert!(!rig.hub.is_latched());
+    // Our page's STOP is the real emergency stop: latched, App at 0, the next set refused.
+    let (_, _, body) = http(addr, "POST", "/api/x/stop", Some(&own), "").await;
+    assert!(body.contains("\"status\":1"), "{body}");
+    assert!(rig.hub.is_latched());
+    until("the App at 0", &rig.app, |s| s.level == [0, 0]).await;
+    let (_, _, body) = http(
+        addr,
+        "POST",
+        &format!("/api/x/game/{id}/channel"),
+        Some(&own),
+        r#"{"channel":"a","strength":5}"#,
+    )
+    .await;
+    assert!(body.contains("ERR::EMERGENCY_STOP"), "{body}");
+    let (_, _, body) = http(addr, "GET", &format!("/api/x/game/{id}/status"), None, "").await;
+    assert!(body.contains("\"stopped\":true"), "{body}");
+}
