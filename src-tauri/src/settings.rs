@@ -114,7 +114,8 @@ pub struct GamesSettings {
     pub port: u16,
     /// Every interface, with the token, instead of this machine only.
     pub lan: bool,
-    /// What other machines must send (`Authorization: Bearer`); made once, renewable.
+    /// What other machines must send (`Authorization: Bearer`); made once at the first
+    /// start (empty before), renewable.
     pub token: String,
 }
 
@@ -124,7 +125,9 @@ impl Default for GamesSettings {
             enabled: true,
             port: dglab_core::gamehub::DEFAULT_PORT,
             lan: false,
-            token: crate::commands::games::new_token(),
+            // Made and saved at the first start (`commands::games::start`), so defaults
+            // compare equal and the token does not change from one start to the next.
+            token: String::new(),
         }
     }
 }
@@ -150,7 +153,8 @@ impl Settings {
         check("cap_b", self.cap_b.into(), LIMITS.strength)?;
         check("rise", self.max_rise_per_sec, LIMITS.max_rise_per_sec)?;
         check("games_port", self.games.port, LIMITS.port)?;
-        if self.games.token.len() < 12 || self.games.token.chars().any(char::is_whitespace) {
+        let token = &self.games.token;
+        if !token.is_empty() && (token.len() < 12 || token.chars().any(char::is_whitespace)) {
             return Err(invalid_setting("games_token"));
         }
         if !matches!(self.language.as_str(), "en" | "zh") {

@@ -210,6 +210,16 @@ pub fn start_on<R: Runtime>(app: &AppHandle<R>, port: Option<u16>) {
         restarting: tokio::sync::Mutex::new(()),
     });
     let mut settings = settings_of(&state);
+    if settings.token.is_empty() {
+        // The first start: a token of its own, kept, so it is the same at every start.
+        match state.update_settings(|s| {
+            s.games.token = new_token();
+            Ok(())
+        }) {
+            Ok((_, saved)) => settings = saved.games,
+            Err(e) => log::warn!("cannot save the game API's token: {e:?}"),
+        }
+    }
     if let Some(p) = port {
         settings.port = p;
     }
