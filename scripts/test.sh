@@ -18,7 +18,7 @@ cargo fmt --all --check
 step "clippy, core and desktop shell (warnings are errors)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "python venv for the PyDGLab-WS interop test"
+step "python venv for the interop tests (PyDGLab-WS, the official MCP SDK)"
 if [ -f scripts/python-env.sh ]; then bash scripts/python-env.sh; fi
 
 step "core tests (relay, terminals, protocol, waveforms, presets, safety)"

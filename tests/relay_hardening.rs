@@ -297,7 +297,8 @@ async fn a_clients_close_is_answered() {
 async fn plain_http_gets_a_status_line() {
     let relay = relay().await;
     let mut tcp = TcpStream::connect(relay.local_addr()).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: relay\r\n\r\n")
+    // A page request on a WebSocket path (the App's path in a browser); `/` is the phone page.
+    tcp.write_all(b"GET /0b6e1c3a HTTP/1.1\r\nHost: relay\r\n\r\n")
         .await
         .unwrap();
     let head = read_head(&mut tcp).await;

@@ -37,15 +37,23 @@ pub const EVENT_PLAYER: &str = "player:progress";
 /// App confirming 0 or leaving, re-arm (`null`).
 pub const EVENT_STOP: &str = "safety:stop";
 
+/// Payload: [`crate::commands::doctor::Attempt`], each phone attempt on the relay's port
+/// (the phone page reached, a refused HTTP request, an upgrade, a bind).
+pub const EVENT_PHONE_ATTEMPT: &str = "phone:attempt";
+/// Payload: [`crate::commands::inspector::InspectorBatch`], while the inspector runs.
+pub const EVENT_INSPECTOR: &str = "inspector:records";
+
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 8] = [
+pub const EVENT_NAMES: [&str; 10] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
     EVENT_SAFETY_STATE,
     EVENT_PLAYER,
     EVENT_STOP,
+    EVENT_PHONE_ATTEMPT,
+    EVENT_INSPECTOR,
     crate::commands::virtual_app::EVENT_VIRTUAL_APP,
     // The game API's panel (issue 15 point 5).
     crate::commands::games::EVENT_GAMES,
@@ -188,6 +196,8 @@ pub fn spawn_forwarders<R: Runtime>(
                 // Messages between pairs and gate decisions do not change the table;
                 // everything else may. (Gate decisions reach the window as EVENT_SAFETY.)
                 Ok(RelayEvent::Relayed { .. }) => continue,
+                // Plain HTTP on the port changes no connection (commands/doctor.rs forwards it).
+                Ok(RelayEvent::Reached { .. } | RelayEvent::HttpRefused { .. }) => continue,
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => log::debug!("connection events lagged by {n}"),
                 Err(RecvError::Closed) => break,

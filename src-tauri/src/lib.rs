@@ -7,7 +7,7 @@
 //! - `audit`: the recent safety events and the last stop's state, App by App.
 //! - `last_resort`: the emergency stop on SIGINT/SIGTERM/SIGHUP and on any panic.
 //! - `commands/`: the invoke handlers, one file per area (`relay`, `strength`, `waveform`,
-//!   `presets`, `settings`, `app`).
+//!   `presets`, `settings`, `app`, `doctor`, `inspector`).
 //! - `events`: forwards relay, terminal, safety and player events to the window; the names.
 //! - `settings`: the desktop app's `settings.json`.
 //! - `notice`: [`notice::Notice`], `{kind, params}`: every error and notice the window
@@ -114,6 +114,12 @@ commands![
     presets::delete_preset,
     settings::get_settings,
     settings::save_settings,
+    // Pairing doctor, phone test and protocol inspector (issue 14).
+    doctor::phone_check,
+    doctor::phone_attempts,
+    doctor::run_doctor,
+    inspector::start_inspector,
+    inspector::stop_inspector,
     // "Try without a phone" (issue 14).
     virtual_app::start_virtual_app,
     virtual_app::stop_virtual_app,
@@ -139,6 +145,7 @@ pub fn start_services<R: Runtime>(
     // The relay's and players' tasks live on Tauri's own Tokio runtime, which outlives setup.
     let (state, events) = tauri::async_runtime::block_on(AppState::start(services))?;
     events::spawn_forwarders(app, &state, events);
+    commands::doctor::start(app, &state.relay);
     // From here on a panic anywhere in the process stops every App first.
     last_resort::stop_on_panic(state.safety.clone());
     app.manage(state);

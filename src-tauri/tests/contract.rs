@@ -59,6 +59,12 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
         ("open_log_folder", json!({})),
         ("list_connections", json!({})),
         ("pairing_info", json!({})),
+        // Started before the strength commands, so their frames reach it.
+        ("start_inspector", json!({})),
+        ("phone_check", json!({})),
+        // Loopback only: tests never connect to another address.
+        ("run_doctor", json!({ "addresses": ["127.0.0.1"] })),
+        ("phone_attempts", json!({})),
         ("strength_state", json!({})),
         ("set_caps", json!({ "capA": 50, "capB": 60 })),
         ("set_strength", json!({ "channel": "A", "value": 2 })),
@@ -100,6 +106,7 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             "set_pairing_address",
             json!({ "choice": "wss://relay.example.org/dglab/" }),
         ),
+        ("stop_inspector", json!({})),
     ];
 
     let mut commands = Map::new();

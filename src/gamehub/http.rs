@@ -93,6 +93,8 @@ pub(crate) fn router(api: Api, body_limit: usize) -> Router {
         .route("/api/server_info", g(get(server_info)))
         .route("/api/client/connect", g(get(client_connect)))
         .route("/api/openapi.json", g(get(openapi)))
+        // MCP for AI agents (src/gamehub/mcp/): /mcp and Game-Hub's /api/mcp.
+        .merge(super::mcp::router(api.clone()))
         // gamehub-web: our own pages (remote, overlay) and their /api/x extensions.
         .merge(super::web::routes())
         .route("/ws", get(super::ws::upgrade))

@@ -23,6 +23,7 @@ mod envelope;
 pub mod event;
 pub mod game;
 mod http;
+mod mcp;
 mod pulses;
 mod web;
 mod ws;
@@ -31,6 +32,7 @@ pub use engine::{GameHub, GameStatus};
 pub use event::{GameHubEvent, OutputChange};
 pub use game::{GameConfig, PulseMode, StrengthConfig};
 pub use http::{OPENAPI, PATHS};
+pub use mcp::MCP_PATHS;
 pub use pulses::Pulse;
 
 use access::Door;

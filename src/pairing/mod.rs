@@ -8,13 +8,20 @@
 //! - [`lan`]: which of this machine's IPv4 addresses a phone on the same Wi-Fi can reach.
 //! - [`url`]: `ws://host:port` bases and validation of a user-supplied public URL.
 //! - [`qr`]: the QR code as SVG (desktop UI).
+//! - [`check`]: the phone reachability page the relay serves, and its URL.
+//! - [`doctor`]: why each address ranks where it does, whether the relay answers there,
+//!   what the local firewall says ([`firewall`]), hints for a typed public URL.
 //! - [`v4`]: the DG-LAB App 4.x link (`https://dungeon-lab.cn/s/?…&url=<encoded ws://…/?tid=ID>`).
 
+pub mod check;
+pub mod doctor;
+pub mod firewall;
 pub mod lan;
 pub mod qr;
 pub mod url;
 pub mod v4;
 
+pub use check::phone_check_url;
 pub use lan::{
     interface_addresses, is_virtual_interface, lan_candidates, parse_default_route_interfaces,
     rank_addresses, InterfaceAddr, LanCandidate, Tier,

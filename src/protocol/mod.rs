@@ -13,9 +13,11 @@
 //! - [`codec`]: envelope ↔ JSON text, including the vendor web page's "front-end" shapes.
 //! - [`command`]: the typed payloads carried in `message`.
 //! - [`frame`]: one validated 100 ms pulse frame and the Hz ↔ byte mapping.
+//! - [`describe`]: what a frame means, as a kind and parameters (the protocol inspector).
 
 pub mod codec;
 pub mod command;
+pub mod describe;
 pub mod frame;
 
 pub use frame::{Frame, FrameError};

@@ -114,6 +114,27 @@ pub enum RelayEvent {
         /// How many connections it was queued for.
         sent: usize,
     },
+    /// A plain browser request (`GET /` or `GET /check`) got the phone reachability page:
+    /// whoever sent it can reach the relay at this address and port.
+    Reached {
+        /// Who asked.
+        from: SocketAddr,
+        /// Its `User-Agent`, escaped and cut to [`MAX_ID_CHARS`](crate::relay::MAX_ID_CHARS)
+        /// × 2 characters (peer text).
+        user_agent: Option<String>,
+    },
+    /// A plain HTTP request or a failed upgrade was answered with an error status and
+    /// closed: 426 for a page request on a WebSocket path, 400 malformed, 405 not GET, 431
+    /// head too large. It never became a connection.
+    HttpRefused {
+        /// Who asked.
+        from: SocketAddr,
+        /// The status it got.
+        status: u16,
+        /// The path it asked for (empty when the request was unreadable), escaped and cut
+        /// to [`MAX_ID_CHARS`](crate::relay::MAX_ID_CHARS) characters.
+        path: String,
+    },
 }
 
 fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

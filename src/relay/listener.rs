@@ -4,14 +4,18 @@
 //! The policy (see [`RelayConfig`]): a global cap, a per-address limit, and a reserve of
 //! slots that only addresses holding fewer than [`RESERVE_SHARE`] connections may take; a
 //! refused connection gets a 503 and is closed at once. The upgrade is read here rather
-//! than by tungstenite, so that a plain HTTP request gets a status line (426 for a GET that
-//! is not an upgrade, 400 for what is not HTTP) instead of a silent close, and the whole of
-//! it runs under the handshake deadline.
+//! than by tungstenite, so that a plain HTTP request gets an answer instead of a silent
+//! close: the phone reachability page for `GET /` or `GET /check` (a phone's browser
+//! proving it reaches us), 426 for another GET that is not an upgrade (the App's path in a
+//! browser), 405 for another method, 400 for what is not HTTP; and the whole of it runs
+//! under the handshake deadline.
 
 use super::config::{RelayConfig, RESERVE_SHARE};
+use super::event::RelayEvent;
 use super::logline;
 use super::peer;
 use super::registry::Registry;
+use crate::pairing::check::{self, PageLanguage};
 use futures_util::StreamExt;
 use log::Level;
 use std::collections::HashMap;
@@ -224,7 +228,16 @@ impl Listener {
             self.tracker.spawn(async move {
                 let _slot = slot;
                 let _ = stream.set_nodelay(true);
-                let ws = match handshake(stream, ws_config, handshake_timeout, &cancel).await {
+                let ws = match handshake(
+                    stream,
+                    ws_config,
+                    handshake_timeout,
+                    &cancel,
+                    addr,
+                    &registry,
+                )
+                .await
+                {
                     Ok(ws) => ws,
                     Err(why) => {
                         if logline::enabled(Level::Debug) {
@@ -245,10 +258,12 @@ async fn handshake(
     config: WebSocketConfig,
     limit: Duration,
     cancel: &CancellationToken,
+    from: SocketAddr,
+    registry: &Registry,
 ) -> Result<WebSocketStream<TcpStream>, &'static str> {
     tokio::select! {
         _ = cancel.cancelled() => Err("relay shutting down"),
-        r = tokio::time::timeout(limit, upgrade(stream, config)) => {
+        r = tokio::time::timeout(limit, upgrade(stream, config, from, registry)) => {
             r.unwrap_or(Err("handshake deadline passed"))
         }
     }
@@ -258,21 +273,56 @@ async fn handshake(
 enum Head {
     /// A valid WebSocket upgrade, with its `Sec-WebSocket-Key`.
     Upgrade(String),
-    /// Anything else: the status line and extra headers to answer with.
-    Refuse(&'static str, &'static str),
+    /// A plain `GET /` or `GET /check`: the phone reachability page.
+    Page {
+        lang: PageLanguage,
+        /// Escaped and cut (peer text, bound for events).
+        user_agent: Option<String>,
+    },
+    /// Anything else: the status line and extra headers to answer with, and what was asked.
+    Refuse {
+        status: &'static str,
+        extra: &'static str,
+        request: Request,
+    },
 }
 
-/// Reads the request head and answers it: 101 and a WebSocket, or an HTTP error status.
-/// The App connects to `ws://host:port/<terminal id>`, so every path is accepted.
+/// What a refused request asked for, escaped and cut (peer text, bound for events).
+#[derive(Default)]
+struct Request {
+    method: String,
+    path: String,
+}
+
+impl Head {
+    fn refuse(status: &'static str, extra: &'static str, request: Request) -> Head {
+        Head::Refuse {
+            status,
+            extra,
+            request,
+        }
+    }
+}
+
+/// Reads the request head and answers it: 101 and a WebSocket, the phone page, or an HTTP
+/// error status. The App connects to `ws://host:port/<terminal id>`, so every path is
+/// accepted for an upgrade. Each answer that is not an upgrade becomes an event (the
+/// window lists the last phone attempts) and, when someone watches, an inspector record.
 async fn upgrade(
     mut stream: TcpStream,
     config: WebSocketConfig,
+    from: SocketAddr,
+    registry: &Registry,
 ) -> Result<WebSocketStream<TcpStream>, &'static str> {
     let mut buf = Vec::with_capacity(1024);
     let (head, len) = loop {
         if buf.len() >= MAX_HEAD {
             break (
-                Head::Refuse("431 Request Header Fields Too Large", ""),
+                Head::refuse(
+                    "431 Request Header Fields Too Large",
+                    "",
+                    Request::default(),
+                ),
                 buf.len(),
             );
         }
@@ -290,24 +340,39 @@ async fn upgrade(
     };
     let key = match head {
         Head::Upgrade(key) => key,
-        Head::Refuse(status, extra) => {
+        Head::Page { lang, user_agent } => {
+            let body = check::phone_page(lang);
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                 Content-Language: {}\r\nVary: Accept-Language\r\nCache-Control: no-store\r\n\
+                 {}: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                lang.tag(),
+                check::CHECK_HEADER,
+                check::CHECK_HEADER_VALUE,
+                body.len()
+            );
+            answer_and_close(&mut stream, &mut buf, resp.as_bytes()).await;
+            registry.emit(RelayEvent::Reached { from, user_agent });
+            return Err("phone check page served");
+        }
+        Head::Refuse {
+            status,
+            extra,
+            request,
+        } => {
             let body = format!("{status}: this is a DG-LAB SOCKET v2 (WebSocket) relay\n");
             let resp = format!(
                 "HTTP/1.1 {status}\r\n{extra}Connection: close\r\nContent-Type: text/plain\r\n\
                  Content-Length: {}\r\n\r\n{body}",
                 body.len()
             );
-            let _ = stream.write_all(resp.as_bytes()).await;
-            let _ = stream.shutdown().await;
-            // Read what the client still sends for a moment, so closing does not reset the
-            // connection before it has read the answer.
-            let _ = tokio::time::timeout(Duration::from_millis(500), async {
-                buf.clear();
-                while matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
-                    buf.clear();
-                }
-            })
-            .await;
+            answer_and_close(&mut stream, &mut buf, resp.as_bytes()).await;
+            let code = status
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(400);
+            registry.http_refused(from, code, request.method, request.path);
             return Err(status);
         }
     };
@@ -325,6 +390,21 @@ async fn upgrade(
     Ok(WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await)
 }
 
+/// Writes a whole HTTP answer and closes the connection.
+async fn answer_and_close(stream: &mut TcpStream, buf: &mut Vec<u8>, resp: &[u8]) {
+    let _ = stream.write_all(resp).await;
+    let _ = stream.shutdown().await;
+    // Read what the client still sends for a moment, so closing does not reset the
+    // connection before it has read the answer.
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        buf.clear();
+        while matches!(stream.read_buf(buf).await, Ok(n) if n > 0) {
+            buf.clear();
+        }
+    })
+    .await;
+}
+
 /// Parses a request head; `None` while it is incomplete.
 fn parse_head(buf: &[u8]) -> Option<(Head, usize)> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -334,11 +414,20 @@ fn parse_head(buf: &[u8]) -> Option<(Head, usize)> {
         Ok(httparse::Status::Partial) => return None,
         Err(httparse::Error::TooManyHeaders) => {
             return Some((
-                Head::Refuse("431 Request Header Fields Too Large", ""),
+                Head::refuse(
+                    "431 Request Header Fields Too Large",
+                    "",
+                    Request::default(),
+                ),
                 buf.len(),
             ))
         }
-        Err(_) => return Some((Head::Refuse("400 Bad Request", ""), buf.len())),
+        Err(_) => {
+            return Some((
+                Head::refuse("400 Bad Request", "", Request::default()),
+                buf.len(),
+            ))
+        }
     };
     let header = |name: &str| {
         req.headers
@@ -349,21 +438,36 @@ fn parse_head(buf: &[u8]) -> Option<(Head, usize)> {
     let has_token = |name: &str, token: &str| {
         header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     };
+    let target = req.path.unwrap_or("");
+    let path = target.split('?').next().unwrap_or("");
+    let request = || Request {
+        method: logline::escape(req.method.unwrap_or(""), 16),
+        path: logline::escape(path, logline::MAX_ID_CHARS),
+    };
     let head = if req.method != Some("GET") {
-        Head::Refuse("405 Method Not Allowed", "Allow: GET\r\n")
+        Head::refuse("405 Method Not Allowed", "Allow: GET\r\n", request())
     } else if !has_token("Upgrade", "websocket") {
-        Head::Refuse("426 Upgrade Required", "Upgrade: websocket\r\n")
+        if check::is_check_path(path) {
+            Head::Page {
+                lang: check::page_language(header("Accept-Language")),
+                user_agent: header("User-Agent")
+                    .map(|ua| logline::escape(ua, 2 * logline::MAX_ID_CHARS)),
+            }
+        } else {
+            Head::refuse("426 Upgrade Required", "Upgrade: websocket\r\n", request())
+        }
     } else if header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
-        Head::Refuse(
+        Head::refuse(
             "426 Upgrade Required",
             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            request(),
         )
     } else if !has_token("Connection", "upgrade") {
-        Head::Refuse("400 Bad Request", "")
+        Head::refuse("400 Bad Request", "", request())
     } else {
         match header("Sec-WebSocket-Key").map(str::trim) {
             Some(key) if !key.is_empty() => Head::Upgrade(key.to_owned()),
-            _ => Head::Refuse("400 Bad Request", ""),
+            _ => Head::refuse("400 Bad Request", "", request()),
         }
     };
     Some((head, len))
@@ -381,10 +485,16 @@ mod tests {
         );
         assert!(parse_head(&ok[..20]).is_none());
         let status = |b: &[u8]| match parse_head(b) {
-            Some((Head::Refuse(s, _), _)) => s,
+            Some((Head::Refuse { status, .. }, _)) => status,
+            Some((Head::Page { .. }, _)) => "page",
             _ => "upgrade",
         };
-        assert!(status(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("426"));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "page");
+        assert_eq!(
+            status(b"GET /check?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            "page"
+        );
+        assert!(status(b"GET /abc HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("426"));
         assert!(status(b"POST / HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("405"));
         assert!(status(b"\x16\x03\x01\x02\x00\r\n\r\n").starts_with("400"));
     }

@@ -29,6 +29,7 @@
 mod config;
 mod event;
 pub mod guard;
+mod inspect;
 mod listener;
 pub mod local;
 mod logline;
@@ -43,6 +44,7 @@ pub mod v4;
 pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
 pub use guard::{AppGuard, Verdict};
+pub use inspect::{Direction, InspectRecord, InspectStream, MAX_RAW_CHARS as MAX_INSPECT_CHARS};
 pub use local::{Delivered, LocalEndpoint, LocalLink};
 pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
@@ -226,6 +228,19 @@ impl RelayHandle {
     /// broadcast, a wake-up of the subscriber's thread) cost more CPU than relaying.
     pub fn set_relayed_events(&self, on: bool) {
         self.registry.set_relayed_events(on);
+    }
+
+    /// A live copy of every frame the relay reads or writes from now on, with what it
+    /// means (the protocol inspector). Nothing is copied while no stream is alive; a
+    /// watcher that falls behind loses records (counted), it never slows the relay.
+    pub fn inspect(&self) -> InspectStream {
+        self.registry.inspect()
+    }
+
+    /// How many inspector records the relay has built since it started (0 as long as
+    /// nobody ever watched).
+    pub fn inspected_records(&self) -> u64 {
+        self.registry.inspected()
     }
 
     /// Every connection right now, oldest first.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
 use super::guard::{AppGuard, Verdict};
+use super::inspect::{Direction, InspectStream, Tap};
 use super::queue;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -130,6 +131,8 @@ struct State {
     next_repeat: u64,
     /// The relay-wide policy on frames bound for Apps, if one is set.
     guard: Option<Arc<dyn AppGuard>>,
+    /// The inspector's tap, for the frames queued under the lock (same as `Registry::tap`).
+    tap: Arc<Tap>,
 }
 
 /// One `clientMsg` repeat: what to send, to whom, how often.
@@ -158,6 +161,8 @@ pub(crate) struct Registry {
     ping_on_join: bool,
     /// Whether relayed messages become `RelayEvent::Relayed` (when anyone subscribes).
     relayed_events: Arc<AtomicBool>,
+    /// The protocol inspector's tap; checked without the lock for frames read.
+    tap: Arc<Tap>,
 }
 
 impl Registry {
@@ -167,8 +172,13 @@ impl Registry {
         shutdown: CancellationToken,
         ping_on_join: bool,
     ) -> Self {
+        let tap = Arc::new(Tap::default());
         Registry {
-            state: Arc::default(),
+            state: Arc::new(Mutex::new(State {
+                tap: tap.clone(),
+                ..State::default()
+            })),
+            tap,
             events,
             tracker,
             shutdown,
@@ -188,13 +198,44 @@ impl Registry {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn emit(&self, ev: RelayEvent) {
+    pub(crate) fn emit(&self, ev: RelayEvent) {
         // No subscriber is fine.
         let _ = self.events.send(ev);
     }
 
     pub(crate) fn has_subscribers(&self) -> bool {
         self.events.receiver_count() > 0
+    }
+
+    /// See [`super::RelayHandle::inspect`].
+    pub(crate) fn inspect(&self) -> InspectStream {
+        self.tap.watch()
+    }
+
+    /// Inspector records built so far.
+    pub(crate) fn inspected(&self) -> u64 {
+        self.tap.made()
+    }
+
+    /// Copies a frame read from `id` for the inspector, if anyone watches.
+    fn tap_in(&self, id: Uuid, text: &str) {
+        if self.tap.active() {
+            let role = self.lock().peers.get(&id).map_or(Role::Unknown, |e| e.role);
+            self.tap.frame(id, role, Direction::In, text);
+        }
+    }
+
+    /// A plain HTTP request refused by a listener (`method` and `path` already escaped):
+    /// an event, and an inspector record if anyone watches.
+    pub(crate) fn http_refused(&self, from: SocketAddr, status: u16, method: String, path: String) {
+        if self.tap.active() {
+            self.tap.refused(
+                status,
+                path.clone(),
+                format!("{method} {path}").trim().to_owned(),
+            );
+        }
+        self.emit(RelayEvent::HttpRefused { from, status, path });
     }
 
     /// Registers a new connection, queues its `bind`/`targetId` greeting and returns its id.
@@ -460,6 +501,7 @@ impl Registry {
     /// Decodes and handles one text frame from `sender`; `Some` when a queue it filled is
     /// crowded (the sender's reading should wait for room on it).
     pub(crate) fn handle_text(&self, sender: Uuid, text: &str) -> Option<queue::Space> {
+        self.tap_in(sender, text);
         match codec::decode(text) {
             Ok(inbound) => self.handle(sender, inbound),
             Err(e) => {
@@ -900,6 +942,9 @@ impl Registry {
     /// Registers nothing; lets a local terminal send a frame as if it came from a socket,
     /// but returns the code instead of answering with a frame.
     pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
+        if self.tap.active() {
+            self.tap_in(sender, &codec::encode_unchecked(&env));
+        }
         match env.kind {
             MessageType::Msg => self.relay_msg(sender, env),
             _ => Err(Code::NotJson),
@@ -925,7 +970,12 @@ fn cancel_repeat(st: &mut State, id: Uuid, channel: u8) {
 /// Queues an already serialized and length-checked `msg` for `to`.
 fn deliver_encoded(st: &mut State, to: Uuid, env: Envelope, text: String) -> Delivery {
     match st.peers.get_mut(&to) {
-        Some(e) => push(e, env, Some(text)),
+        Some(e) => {
+            if st.tap.active() {
+                st.tap.frame(to, e.role, Direction::Out, &text);
+            }
+            push(e, env, Some(text))
+        }
         None => Delivery::Gone,
     }
 }
@@ -937,6 +987,12 @@ fn urgent(st: &mut State, to: Uuid, frames: Vec<Envelope>, purge: bool) -> bool 
     let Some(e) = st.peers.get_mut(&to) else {
         return false;
     };
+    if st.tap.active() {
+        for f in &frames {
+            st.tap
+                .frame(to, e.role, Direction::Out, &codec::encode_unchecked(f));
+        }
+    }
     match &e.outbox {
         Outbox::Socket(tx) => {
             let texts = frames
@@ -954,7 +1010,16 @@ fn urgent(st: &mut State, to: Uuid, frames: Vec<Envelope>, purge: bool) -> bool 
 /// Queues a relay-made frame (greeting, bind answer, break, heartbeat, error reply).
 fn deliver(st: &mut State, to: Uuid, env: Envelope) -> Delivery {
     match st.peers.get_mut(&to) {
-        Some(e) => push(e, env, None),
+        Some(e) => {
+            if st.tap.active() {
+                // Encoded once for both the record and a socket's queue.
+                let text = codec::encode_unchecked(&env);
+                st.tap.frame(to, e.role, Direction::Out, &text);
+                let text = matches!(e.outbox, Outbox::Socket(_)).then_some(text);
+                return push(e, env, text);
+            }
+            push(e, env, None)
+        }
         None => Delivery::Gone,
     }
 }

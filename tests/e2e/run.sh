@@ -59,15 +59,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# E2E_TESTS picks the scenarios (default: all, in this order: the window's reuses the app's folders).
+# E2E_TESTS picks the scenarios (default: all, in this order: the window's reuses the app's
+# folders; the doctor's, for the phone test, the doctor and the inspector, needs nothing before it).
 status=0
-for t in ${E2E_TESTS:-app window virtual games}; do
+for t in ${E2E_TESTS:-app window virtual doctor games}; do
   start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/screenshot.png --log-dir "$XDG_DATA_HOME" || status=1 ;;
     window) python3 tests/e2e/test_window.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --config-home "$XDG_CONFIG_HOME" --data-home "$XDG_DATA_HOME" --docs docs || status=1 ;;
+    doctor) python3 tests/e2e/test_doctor.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" --docs docs || status=1 ;;
     # "Try without a phone" (issue 14): the simulated App pairs in one click and draws a preset.
     virtual) python3 tests/e2e/test_virtual_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/window-virtual-app.png || status=1 ;;

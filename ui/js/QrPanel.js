@@ -75,6 +75,8 @@ export class QrPanel {
     if (info.port.actual !== info.port.requested) notes.push(t(info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
     if (info.loopback_only && !typed) notes.push(t("qr.noLan"));
     setText(this.notice, notes.join(" "));
+    // The phone test (PhoneCheck) follows the address the QR code carries.
+    document.dispatchEvent(new CustomEvent("pairing-changed"));
   }
 
   async copy() {

@@ -22,6 +22,8 @@ export const EVENT_SAFETY = "safety:event";
 export const EVENT_SAFETY_STATE = "safety:state";
 export const EVENT_PLAYER = "player:progress";
 export const EVENT_STOP = "safety:stop";
+export const EVENT_PHONE_ATTEMPT = "phone:attempt";
+export const EVENT_INSPECTOR = "inspector:records";
 export const EVENT_VIRTUAL_APP = "virtual_app:update";
 export const EVENT_GAMES = "games:update";
 
@@ -76,6 +78,18 @@ export const backend = {
   onPlayer: (fn) => listen(EVENT_PLAYER, fn),
   onStop: (fn) => listen(EVENT_STOP, fn),
 
+  // Pairing doctor, phone test and protocol inspector (issue 14).
+  /** The phone-test URL (http://address:port/check) for the QR code's address, and its QR code. */
+  phoneCheck: () => invoke("phone_check"),
+  /** The last phone attempts on the relay's port, oldest first: [{at_ms, kind, from, params}]. */
+  phoneAttempts: () => invoke("phone_attempts"),
+  /** @param {string[]|null} addresses only these IPv4 addresses, or null for all */
+  runDoctor: (addresses) => invoke("run_doctor", { addresses: addresses || null }),
+  startInspector: () => invoke("start_inspector"),
+  stopInspector: () => invoke("stop_inspector"),
+  onPhoneAttempt: (fn) => listen(EVENT_PHONE_ATTEMPT, fn),
+  /** Batches while the inspector runs: {records, lost}. */
+  onInspector: (fn) => listen(EVENT_INSPECTOR, fn),
   // "Try without a phone" (issue 14): the simulated App, paired with our terminal.
   /** @param {number} softA @param {number} softB the simulated phone's soft limits */
   startVirtualApp: (softA, softB) => invoke("start_virtual_app", { softA, softB }),

@@ -16,6 +16,9 @@ import { Toasts } from "./Toasts.js";
 import { PairingStatus } from "./PairingStatus.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 import { SafetyLog } from "./SafetyLog.js";
+import { PhoneCheck } from "./PhoneCheck.js";
+import { DoctorPanel } from "./DoctorPanel.js";
+import { Inspector } from "./Inspector.js";
 import { VirtualApp } from "./VirtualApp.js";
 import { GamesPanel } from "./GamesPanel.js";
 
@@ -45,6 +48,10 @@ new VirtualApp($(".virtual-app"), settingsLimits);
 new GamesPanel($(".games-panel"));
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
+// Pairing doctor, phone test and protocol inspector (issue 14).
+new PhoneCheck($(".phone-check"));
+new DoctorPanel($(".doctor-panel"));
+new Inspector($(".inspector"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });
 const restored = presets.restore();
 $("#open-settings").textContent = "⚙ " + t("app.settings");

@@ -8,6 +8,8 @@
 //! window event.
 
 pub mod app;
+pub mod doctor;
+pub mod inspector;
 // The game API's panel (issue 15 point 5).
 pub mod games;
 pub mod presets;

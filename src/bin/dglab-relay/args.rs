@@ -43,6 +43,10 @@ enum CliCommand {
     Serve(ServeFlags),
     /// Waveform tools: a share string's frames, or a summary of it
     Wave(WaveArgs),
+    /// Why a phone cannot pair: each address, a self-test through
+    /// it, the firewall, hints for a public URL
+    #[command(verbatim_doc_comment)]
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 /// `serve`'s flags as typed; [`parse`] checks and resolves them into [`ServeArgs`].
@@ -115,6 +119,10 @@ struct ServeFlags {
     #[arg(long, value_name = "N", default_value_t = RelayConfig::server().max_per_lan_address,
           value_parser = parse_count, verbatim_doc_comment)]
     max_per_lan_address: usize,
+    /// Print every frame the relay reads or writes as a JSON
+    /// line on stdout, with what it means (logs stay on stderr)
+    #[arg(long, verbatim_doc_comment)]
+    inspect: bool,
     /// The V4 relay's (DG-LAB App 4.x) flags, declared in v4.rs.
     #[command(flatten)]
     v4: crate::v4::V4Flags,
@@ -137,6 +145,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// A waveform tool.
     Wave(WaveArgs),
+    /// The pairing doctor.
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 /// `serve`'s settings.
@@ -164,6 +174,8 @@ pub struct ServeArgs {
     pub max_per_address: usize,
     /// Most connections from one LAN address.
     pub max_per_lan_address: usize,
+    /// Print every frame as a JSON line on stdout (`--inspect`).
+    pub inspect: bool,
     /// The V4 relay: port, timers.
     pub v4: crate::v4::V4Args,
     /// The game API (`--http-port`, …); `None` when off.
@@ -186,6 +198,7 @@ where
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
     match cli.command {
         CliCommand::Wave(wave) => Ok(Command::Wave(wave)),
+        CliCommand::Doctor(doctor) => Ok(Command::Doctor(doctor)),
         CliCommand::Serve(flags) => {
             let given = matches
                 .subcommand_matches("serve")
@@ -217,6 +230,7 @@ where
                 max_connections: flags.max_connections,
                 max_per_address: flags.max_per_address,
                 max_per_lan_address: flags.max_per_lan_address,
+                inspect: flags.inspect,
                 v4: flags.v4.resolve(v4_port_given),
                 game_api,
             }))
@@ -339,6 +353,7 @@ mod tests {
                 max_connections: 24_000,
                 max_per_address: RelayConfig::server().max_per_address,
                 max_per_lan_address: RelayConfig::server().max_per_lan_address,
+                inspect: false,
                 v4: crate::v4::V4Args::default(),
                 game_api: None,
             }
@@ -365,6 +380,7 @@ mod tests {
             "--max-per-address",
             "8",
             "--max-per-lan-address=64",
+            "--inspect",
         ]);
         assert_eq!(
             s,
@@ -384,6 +400,7 @@ mod tests {
                 max_connections: 12_000,
                 max_per_address: 8,
                 max_per_lan_address: 64,
+                inspect: true,
                 v4: crate::v4::V4Args::default(),
                 game_api: Some(crate::gamehub::GameApiArgs {
                     addr: "127.0.0.1:8920".parse().unwrap(),

@@ -1,8 +1,10 @@
 //! `dglab-relay`: the DG-LAB SOCKET v2 relay without a window, for a Raspberry Pi, a
 //! server or a terminal session. `serve` runs the relay (optionally with a local terminal
-//! whose QR code is printed); `wave` holds waveform tools.
+//! whose QR code is printed); `wave` holds waveform tools; `doctor` says why a phone
+//! cannot pair.
 //!
 //! - `args.rs`: subcommands, flags and help, declared with clap.
+//! - `doctor.rs`: the `doctor` subcommand (why a phone cannot pair).
 //! - `gamehub.rs`: the game API's flags and its start with the local terminal.
 //! - `logger.rs`: env_logger on stderr, its level and filters from `DGLAB_LOG`.
 //! - `pairing.rs`: which address goes in the QR code, and the block printed for it.
@@ -12,6 +14,7 @@
 //! - `wave.rs`: the `wave` subcommand (`frames`, `check`) over the core's share parser.
 
 mod args;
+mod doctor;
 mod gamehub;
 mod logger;
 mod pairing;
@@ -25,6 +28,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let code = match args::parse(std::env::args_os()) {
         Ok(args::Command::Wave(wave)) => wave::run(&wave),
+        Ok(args::Command::Doctor(doctor)) => doctor::run(&doctor),
         Ok(args::Command::Serve(serve_args)) => {
             if let Some(warning) = logger::init() {
                 log::warn!("{warning}");

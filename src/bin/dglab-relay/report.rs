@@ -66,6 +66,18 @@ pub fn relay_event(ev: &RelayEvent) -> (Level, String) {
             Level::Debug,
             format!("heartbeat sent to {sent} connection(s)"),
         ),
+        RelayEvent::Reached { from, user_agent } => (
+            Level::Info,
+            format!(
+                "phone check page served to {from} ({})",
+                user_agent.as_deref().unwrap_or("no user agent")
+            ),
+        ),
+        // Debug: anything scanning the port would fill the log at info.
+        RelayEvent::HttpRefused { from, status, path } => (
+            Level::Debug,
+            format!("refused a plain HTTP request from {from} for {path:?}: {status}"),
+        ),
     }
 }
 

@@ -86,6 +86,10 @@ async fn serve(args: ServeArgs) -> i32 {
             return 1;
         }
     };
+    // `--inspect`: first, so the local terminal's pairing frames are in it too.
+    if args.inspect {
+        print_inspect(relay.inspect());
+    }
     let mut events = relay.subscribe();
     // Relayed messages are logged only at debug: below that, asking for them would cost
     // each message an event and a wake-up of this thread (about half the relay's CPU).
@@ -330,6 +334,36 @@ fn drain_safety_events(rx: &mut broadcast::Receiver<SafetyEvent>) {
             }
             Err(_) => return,
         }
+    }
+}
+
+/// `--inspect`: one JSON line per frame on stdout, from a thread of its own: a stdout that
+/// does not keep up blocks only that thread, and the bounded stream then loses records
+/// (the log says how many) rather than slowing the relay.
+fn print_inspect(mut stream: relay::InspectStream) {
+    let rt = tokio::runtime::Handle::current();
+    let spawned = std::thread::Builder::new()
+        .name("dglab-inspect".into())
+        .spawn(move || {
+            let mut lost = 0;
+            while let Some(record) = rt.block_on(stream.recv()) {
+                if stream.lost() > lost {
+                    log::warn!(
+                        "--inspect fell behind; {} frame record(s) not shown",
+                        stream.lost() - lost
+                    );
+                    lost = stream.lost();
+                }
+                if let Ok(line) = serde_json::to_string(&record) {
+                    let mut stdout = std::io::stdout().lock();
+                    // A closed stdout (piped into `head`) must not stop the relay.
+                    let _ = writeln!(stdout, "{line}");
+                    let _ = stdout.flush();
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("--inspect: cannot start its thread: {e}");
     }
 }
 
