@@ -66,6 +66,12 @@ def main():
         # textContent: the panel may be below the fold, where WebDriver's visible text is empty.
         return wd.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", sel)
 
+    def click(sel):
+        # Scrolled into view first: the side column is taller than the window, and the
+        # sticky top bar would take a WebDriver click meant for a control under it.
+        wd.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", sel)
+        wd.click(sel)
+
     def strength_a():
         m = re.match(r"A: strength (\d+) ", wd.text("#virtual-line-a"))
         return int(m.group(1)) if m else None
@@ -80,7 +86,7 @@ def main():
         wd.js("document.querySelector('#games-enabled').checked = true;"
               "document.querySelector('#games-lan').checked = false;")
         wd.type_into("#games-port", str(port))
-        wd.click("#games-apply")
+        click("#games-apply")
         wait_for("the API on the new port", lambda: text("#games-status") == f"Game API on http://127.0.0.1:{port}")
         ctx["port"] = port
 
@@ -94,9 +100,9 @@ def main():
 
     @step("the simulated App pairs and game output switches on")
     def _():
-        wd.click("#virtual-start")
+        click("#virtual-start")
         wait_for("the paired status", lambda: "paired" in wd.text("#virtual-status"))
-        wd.click("#games-output")
+        click("#games-output")
         wait_for("output on", lambda: invoke("games_state")["output"] is True)
         settings = invoke("get_settings")["settings"]
         ctx["cap"] = settings["capA"]
@@ -140,7 +146,7 @@ def main():
 
     @step("game output off and the simulated App disconnects")
     def _():
-        wd.click("#games-output")
+        click("#games-output")
         wait_for("output off", lambda: invoke("games_state")["output"] is False)
         wd.js("document.querySelector('#virtual-stop').click()")
         wait_for("the button again", lambda: wd.js("return !document.querySelector('#virtual-start').hidden"))
