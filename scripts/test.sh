@@ -9,6 +9,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "desktop dependencies (WebKitGTK, Xvfb, WebKitWebDriver, tauri-driver; quiet when present)"
 bash scripts/desktop-deps.sh
+# gamehub-web: Chromium for the browser test of the web remote and overlay.
+bash scripts/browser-deps.sh
 
 step "format"
 cargo fmt --all --check
@@ -27,6 +29,9 @@ cargo test --locked -p dglab-hub
 
 step "UI modules (node --test)"
 node --test tests/ui
+
+step "browser: the game API's web remote and OBS overlay in headless Chromium, with a simulated phone App"
+bash tests/browser/run.sh
 
 step "end to end: the real window under Xvfb, driven by WebDriver, with a simulated phone App"
 bash tests/e2e/run.sh

@@ -15,7 +15,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Values of the `setting` param (`invalid_setting`).
-pub const SETTING_NAMES: &[&str] = &["port", "heartbeat", "cap_a", "cap_b", "rise", "lease"];
+pub const SETTING_NAMES: &[&str] = &[
+    "port",
+    "heartbeat",
+    "cap_a",
+    "cap_b",
+    "rise",
+    "lease",
+    "games_port",
+    "games_token",
+];
 /// Values of the `rule` param (`invalid_url`).
 pub const URL_RULES: &[&str] = &[
     "scheme",

@@ -45,7 +45,7 @@ pub const EVENT_INSPECTOR: &str = "inspector:records";
 
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 9] = [
+pub const EVENT_NAMES: [&str; 10] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
@@ -55,6 +55,8 @@ pub const EVENT_NAMES: [&str; 9] = [
     EVENT_PHONE_ATTEMPT,
     EVENT_INSPECTOR,
     crate::commands::virtual_app::EVENT_VIRTUAL_APP,
+    // The game API's panel (issue 15 point 5).
+    crate::commands::games::EVENT_GAMES,
 ];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.

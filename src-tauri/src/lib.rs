@@ -126,6 +126,11 @@ commands![
     virtual_app::virtual_app_state,
     virtual_app::set_virtual_soft_limits,
     virtual_app::press_virtual_feedback,
+    // The game API's panel (issue 15 point 5).
+    games::games_state,
+    games::set_games_api,
+    games::new_games_token,
+    games::set_game_output,
 ];
 
 /// Starts the relay, the safety gate, our terminal, the players and the preset store,
@@ -246,6 +251,8 @@ pub fn run() {
                 watchdog: Some(SafetyConfig::DEFAULT_LEASE),
             };
             start_services(app.handle(), services)?;
+            // The game API (Games panel): 127.0.0.1:8920 unless the settings say otherwise.
+            commands::games::start(app.handle());
             #[cfg(desktop)]
             register_shortcuts(app.handle())?;
             #[cfg(unix)]

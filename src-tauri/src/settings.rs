@@ -74,6 +74,8 @@ pub struct Settings {
     pub fallback_port: Option<u16>,
     /// "system", "light" or "dark".
     pub theme: String,
+    /// The game API (Games panel).
+    pub games: GamesSettings,
     // "Follow the App's soft limit" is deliberately not a setting: every start pairs the
     // phone afresh and a pairing switches following off (nothing rises by itself), so a
     // saved "on" could never take effect; it lives in the core gate
@@ -96,6 +98,36 @@ impl Default for Settings {
             language: "en".into(),
             fallback_port: None,
             theme: "system".into(),
+            games: GamesSettings::default(),
+        }
+    }
+}
+
+/// The game API's settings (the Games panel): on 127.0.0.1:8920 unless the user says
+/// otherwise; the LAN only with the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GamesSettings {
+    /// The API runs.
+    pub enabled: bool,
+    /// Its port (Game-Hub's 8920; a taken port is said, not moved).
+    pub port: u16,
+    /// Every interface, with the token, instead of this machine only.
+    pub lan: bool,
+    /// What other machines must send (`Authorization: Bearer`); made once at the first
+    /// start (empty before), renewable.
+    pub token: String,
+}
+
+impl Default for GamesSettings {
+    fn default() -> Self {
+        GamesSettings {
+            enabled: true,
+            port: dglab_core::gamehub::DEFAULT_PORT,
+            lan: false,
+            // Made and saved at the first start (`commands::games::start`), so defaults
+            // compare equal and the token does not change from one start to the next.
+            token: String::new(),
         }
     }
 }
@@ -120,6 +152,11 @@ impl Settings {
         check("cap_a", self.cap_a.into(), LIMITS.strength)?;
         check("cap_b", self.cap_b.into(), LIMITS.strength)?;
         check("rise", self.max_rise_per_sec, LIMITS.max_rise_per_sec)?;
+        check("games_port", self.games.port, LIMITS.port)?;
+        let token = &self.games.token;
+        if !token.is_empty() && (token.len() < 12 || token.chars().any(char::is_whitespace)) {
+            return Err(invalid_setting("games_token"));
+        }
         if !matches!(self.language.as_str(), "en" | "zh") {
             return Err(CommandError::new(Kind::InvalidLanguage));
         }

@@ -165,6 +165,31 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             );
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
+
+        // The game API's panel (issue 15 point 5), on a free loopback port.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        for (name, args) in [
+            ("games_state", json!({})),
+            (
+                "set_games_api",
+                json!({ "enabled": true, "port": port, "lan": false }),
+            ),
+            ("new_games_token", json!({})),
+            ("set_game_output", json!({ "on": true })),
+        ] {
+            let answer = invoke(&w, name, args.clone())
+                .unwrap_or_else(|e| panic!("{name} {args}: refused with {e}"));
+            let arg_names: Vec<&String> = args.as_object().unwrap().keys().collect();
+            commands.insert(
+                name.to_owned(),
+                json!({ "args": arg_names, "returns": shape(&answer) }),
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     });
 
     let registered: Vec<&str> = commands.keys().map(String::as_str).collect();

@@ -38,6 +38,8 @@ pub(crate) struct Api {
     pub(crate) games: GameHub,
     pub(crate) door: Arc<Door>,
     pub(crate) config: Arc<HttpConfig>,
+    /// Cancelled at shutdown: ends the `/ws` sessions, which outlive their request.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 /// Every routed path (tests compare it with the OpenAPI document).
@@ -93,6 +95,9 @@ pub(crate) fn router(api: Api, body_limit: usize) -> Router {
         .route("/api/openapi.json", g(get(openapi)))
         // MCP for AI agents (src/gamehub/mcp/): /mcp and Game-Hub's /api/mcp.
         .merge(super::mcp::router(api.clone()))
+        // gamehub-web: our own pages (remote, overlay) and their /api/x extensions.
+        .merge(super::web::routes())
+        .route("/ws", get(super::ws::upgrade))
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -152,7 +157,7 @@ impl Api {
     }
 
     /// The one game a read addresses: ours and paired, or the first paired for `all`.
-    fn read_target(&self, id: &str) -> Result<Arc<Game>, Refusal> {
+    pub(crate) fn read_target(&self, id: &str) -> Result<Arc<Game>, Refusal> {
         match self.target(id) {
             Target::Ours(g) if g.current() => Ok(g),
             Target::All(list) => list.into_iter().next().ok_or_else(game_not_found),
@@ -162,7 +167,7 @@ impl Api {
     }
 
     /// The games a strength or fire write addresses (only paired ones).
-    fn write_targets(&self, id: &str) -> Result<Vec<Arc<Game>>, Refusal> {
+    pub(crate) fn write_targets(&self, id: &str) -> Result<Vec<Arc<Game>>, Refusal> {
         match self.target(id) {
             Target::Ours(g) if g.current() => Ok(vec![g]),
             Target::All(list) => Ok(list),
@@ -172,7 +177,7 @@ impl Api {
     }
 
     /// Refuses a write while the stop is latched (or the lease lapsed), and says so.
-    fn refuse_if_stopped(&self, peer: SocketAddr, request: &str) -> Result<(), Refusal> {
+    pub(crate) fn refuse_if_stopped(&self, peer: SocketAddr, request: &str) -> Result<(), Refusal> {
         match self.games.shared.blocked() {
             None => Ok(()),
             Some(e) => {
@@ -193,7 +198,13 @@ impl Api {
         }
     }
 
-    fn wrote(&self, peer: SocketAddr, request: String, games: &[Arc<Game>], detail: String) {
+    pub(crate) fn wrote(
+        &self,
+        peer: SocketAddr,
+        request: String,
+        games: &[Arc<Game>],
+        detail: String,
+    ) {
         if self.config.start_output_on_request {
             self.games.shared.start_on_request();
         }
@@ -220,7 +231,7 @@ fn no_broadcast() -> Refusal {
     )
 }
 
-fn invalid(what: &str) -> Refusal {
+pub(crate) fn invalid(what: &str) -> Refusal {
     Refusal::new(envelope::INVALID_REQUEST, what)
 }
 
@@ -228,7 +239,7 @@ fn ids(games: &[Arc<Game>]) -> Value {
     json!(games.iter().map(|g| g.id().to_string()).collect::<Vec<_>>())
 }
 
-fn read_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
+pub(crate) fn read_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, Refusal> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());

@@ -25,6 +25,8 @@ pub mod game;
 mod http;
 mod mcp;
 mod pulses;
+mod web;
+mod ws;
 
 pub use engine::{GameHub, GameStatus};
 pub use event::{GameHubEvent, OutputChange};
@@ -159,10 +161,12 @@ pub fn serve_http(
         token: config.token.clone().into(),
         extra_hosts: config.extra_hosts.clone(),
     });
+    let stop = CancellationToken::new();
     let api = http::Api {
         games,
         door: door.clone(),
         config: Arc::new(config),
+        stop: stop.clone(),
     };
     let inner = http::router(api.clone(), BODY_LIMIT);
     // The door runs before routing (it rewrites the path), so it wraps a router whose
@@ -170,7 +174,6 @@ pub fn serve_http(
     let app = axum::Router::new()
         .fallback_service(inner)
         .layer(axum::middleware::from_fn_with_state(api, access::check));
-    let stop = CancellationToken::new();
     let signal = stop.clone();
     let task = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();

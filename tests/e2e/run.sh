@@ -62,7 +62,7 @@ trap cleanup EXIT
 # E2E_TESTS picks the scenarios (default: all, in this order: the window's reuses the app's
 # folders; the doctor's, for the phone test, the doctor and the inspector, needs nothing before it).
 status=0
-for t in ${E2E_TESTS:-app window virtual doctor}; do
+for t in ${E2E_TESTS:-app window virtual doctor games}; do
   start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
@@ -73,6 +73,9 @@ for t in ${E2E_TESTS:-app window virtual doctor}; do
     # "Try without a phone" (issue 14): the simulated App pairs in one click and draws a preset.
     virtual) python3 tests/e2e/test_virtual_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/window-virtual-app.png || status=1 ;;
+    # The game API's panel (issue 15 point 5): connect code, a mod's call listed and played.
+    games) python3 tests/e2e/test_games.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
+           --screenshot docs/window-games.png || status=1 ;;
   esac
   stop_driver
 done

@@ -25,6 +25,7 @@ export const EVENT_STOP = "safety:stop";
 export const EVENT_PHONE_ATTEMPT = "phone:attempt";
 export const EVENT_INSPECTOR = "inspector:records";
 export const EVENT_VIRTUAL_APP = "virtual_app:update";
+export const EVENT_GAMES = "games:update";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -98,6 +99,15 @@ export const backend = {
   /** @param {number} button 0..4 channel A's shapes, 5..9 channel B's */
   pressVirtualFeedback: (button) => invoke("press_virtual_feedback", { button }),
   onVirtualApp: (fn) => listen(EVENT_VIRTUAL_APP, fn),
+
+  // The game API's panel (issue 15 point 5).
+  gamesState: () => invoke("games_state"),
+  /** @param {boolean} enabled @param {number} port @param {boolean} lan — saved and applied at once */
+  setGamesApi: (enabled, port, lan) => invoke("set_games_api", { enabled, port, lan }),
+  newGamesToken: () => invoke("new_games_token"),
+  /** @param {boolean} on game output (the game mode) */
+  setGameOutput: (on) => invoke("set_game_output", { on }),
+  onGames: (fn) => listen(EVENT_GAMES, fn),
 };
 
 /** Copies text to the clipboard through Tauri's clipboard plugin (the webview's own

@@ -20,6 +20,7 @@ import { PhoneCheck } from "./PhoneCheck.js";
 import { DoctorPanel } from "./DoctorPanel.js";
 import { Inspector } from "./Inspector.js";
 import { VirtualApp } from "./VirtualApp.js";
+import { GamesPanel } from "./GamesPanel.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -44,6 +45,7 @@ const presets = new PresetPanel($(".preset-panel"), editor, new ConfirmDialog($(
 new FeedbackList($(".feedback-list"));
 new SafetyLog($(".safety-log"));
 new VirtualApp($(".virtual-app"), settingsLimits);
+new GamesPanel($(".games-panel"));
 new ConnectionTable($(".connection-table"));
 new PairingStatus($("#pairing-status"));
 // Pairing doctor, phone test and protocol inspector (issue 14).

@@ -10,6 +10,8 @@
 pub mod app;
 pub mod doctor;
 pub mod inspector;
+// The game API's panel (issue 15 point 5).
+pub mod games;
 pub mod presets;
 pub mod relay;
 pub mod settings;

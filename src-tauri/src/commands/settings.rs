@@ -51,7 +51,11 @@ pub async fn save_settings<R: Runtime>(
     off_main(app, "settings", move |state| {
         state.update_settings(|s| {
             state.safety.set_caps(settings.cap_a, settings.cap_b)?;
+            // The Games panel owns the game API's part (set_games_api, new_games_token):
+            // a settings dialog opened before its last change must not undo it.
+            let games = s.games.clone();
             *s = settings;
+            s.games = games;
             Ok(())
         })?;
         Ok(view(state))

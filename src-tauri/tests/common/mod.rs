@@ -37,6 +37,8 @@ pub fn app_in(dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
         watchdog: None,
     };
     start_services(app.handle(), services).expect("services start");
+    // The game API (Games panel), as `run()`'s setup starts it, on any free loopback port.
+    dglab_hub_lib::commands::games::start_on(app.handle(), Some(0));
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .expect("mock window");
