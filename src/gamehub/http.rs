@@ -60,6 +60,10 @@ pub const PATHS: &[&str] = &[
     "/api/server_info",
     "/api/client/connect",
     "/api/openapi.json",
+    // Our own extensions, for the remote and overlay pages (src/gamehub/web.rs).
+    "/api/x/game/{id}/status",
+    "/api/x/game/{id}/channel",
+    "/api/x/stop",
 ];
 
 /// `OPTIONS` answers 200 with `Allow`, as upstream's router does.
