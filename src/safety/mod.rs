@@ -51,6 +51,7 @@ mod policy;
 pub mod stop;
 #[cfg(test)]
 mod tests;
+mod v4_policy;
 pub mod watchdog;
 
 pub use config::{ConfigError, SafetyConfig};
@@ -116,6 +117,7 @@ impl SafetyHub {
             lease_changed: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
             relays: Mutex::new(vec![]),
+            v4_relays: Mutex::new(vec![]),
         });
         if config.watchdog.is_some() {
             watchdog::spawn(
@@ -222,6 +224,9 @@ impl SafetyHub {
         self.inner.emit(SafetyEvent::CapsChanged { cap_a, cap_b });
         for g in self.inner.gates() {
             g.settle_all(Limit::Cap);
+        }
+        for (relay, policy) in self.inner.v4_relays() {
+            relay.to_apps_first(None, &|a| policy.cap_corrections(a), false);
         }
         Ok(())
     }
