@@ -276,8 +276,8 @@ impl V4Policy {
         ids.sort();
         let mut out = vec![];
         for id in ids {
-            for c in 0..2 {
-                self.settle(a, &id, c, i64::from(hub.cap(CHANNELS[c])), &mut out);
+            for (c, ch) in CHANNELS.into_iter().enumerate() {
+                self.settle(a, &id, c, i64::from(hub.cap(ch)), &mut out);
             }
         }
         out
@@ -327,13 +327,13 @@ impl V4Policy {
     fn learn_slot(&self, a: &mut AppSeen, slot: &str, info: &Value, out: &mut Vec<String>) {
         let new = !a.slots.contains_key(slot);
         let s = a.slots.entry(slot.to_owned()).or_default();
-        for c in 0..2 {
+        for (reported, key) in s.reported.iter_mut().zip(LEVEL_KEYS) {
             if let Some(l) = info
                 .get("props")
-                .and_then(|p| p.get(LEVEL_KEYS[c]))
+                .and_then(|p| p.get(key))
                 .and_then(Value::as_i64)
             {
-                s.reported[c] = l.clamp(0, MAX_LEVEL);
+                *reported = l.clamp(0, MAX_LEVEL);
             }
         }
         if new {
@@ -865,8 +865,8 @@ mod tests {
                         m.apply(&p, false);
                     }
                     let stopped = hub.is_latched();
-                    for c in 0..2 {
-                        let allowed = if stopped { 0 } else { caps[c] };
+                    for (c, cap) in caps.iter().enumerate() {
+                        let allowed = if stopped { 0 } else { *cap };
                         prop_assert!(
                             m.effective(c) <= allowed,
                             "after reporting {a}/{b}, channel {c} stays at {} (allowed {allowed})",
