@@ -6,6 +6,7 @@ use super::event::{Block, SafetyEvent, StopReport};
 use super::guarded::Gate;
 use super::policy::{RelayPolicy, ZERO_AND_CLEAR};
 use super::stop;
+use super::v4_guarded::V4Gate;
 use super::v4_policy::V4Policy;
 use crate::protocol::command::Channel;
 use crate::relay::v4::V4Handle;
@@ -47,6 +48,8 @@ pub(crate) struct HubInner {
     pub(super) relays: Mutex<Vec<(RelayHandle, Arc<RelayPolicy>)>>,
     /// V4 relays (DG-LAB App 4.x) likewise bound, with their policies.
     pub(super) v4_relays: Mutex<Vec<(V4Handle, Arc<V4Policy>)>>,
+    /// Guarded V4 controllers still alive.
+    pub(super) v4_gates: Mutex<Vec<Weak<V4Gate>>>,
 }
 
 impl std::fmt::Debug for HubInner {
@@ -126,6 +129,12 @@ impl HubInner {
             .clone()
     }
 
+    pub(super) fn v4_gates(&self) -> Vec<Arc<V4Gate>> {
+        let mut list = self.v4_gates.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|g| g.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    }
+
     pub(crate) fn add_gate(&self, gate: &Arc<Gate>) {
         let mut list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|g| g.strong_count() > 0);
@@ -163,6 +172,11 @@ impl HubInner {
             let apps = relay.to_apps_first(None, &|a| policy.stop_payloads(a), true);
             policy.stopped(&apps);
             report.apps += apps.len();
+        }
+        // Guarded V4 controllers (on another relay the policy above does not reach).
+        for g in self.v4_gates() {
+            report.terminals += 1;
+            g.halt();
         }
         for g in &gates {
             match g.halt(&reached) {

@@ -77,11 +77,22 @@ struct AppSeen {
     slots: HashMap<String, SlotSeen>,
     /// Running temporary strengths by the `reqId` (as JSON text) of their `device.op`.
     temps: HashMap<String, Temp>,
+    /// Raises let through that the App has not answered yet: a report sent before it
+    /// took them does not count them, so they are added to every report until answered.
+    inflight: HashMap<String, Temp>,
     /// A stop was sent and the App has not reported 0 on every channel since.
     stop_pending: bool,
 }
 
 impl AppSeen {
+    fn inflight_sum(&self, slot: &str, channel: usize) -> i64 {
+        self.inflight
+            .values()
+            .filter(|t| t.slot == slot && t.channel == channel)
+            .map(|t| t.value)
+            .sum()
+    }
+
     fn temp_sum(&self, slot: &str, channel: usize) -> i64 {
         self.temps
             .values()
@@ -178,6 +189,32 @@ impl V4Policy {
         }
     }
 
+    /// The level of one slot channel as far as the policy can tell (with the temporary
+    /// strengths running on it), if the slot is known.
+    pub(crate) fn level(&self, app: V4Id, slot: &str, c: usize) -> Option<i64> {
+        let apps = self.apps();
+        let a = apps.get(&app)?;
+        a.slots
+            .get(slot)
+            .map(|s| s.level[c.min(1)] + a.temp_sum(slot, c.min(1)))
+    }
+
+    /// The level the App last reported on one slot channel.
+    pub(crate) fn reported(&self, app: V4Id, slot: &str, c: usize) -> Option<i64> {
+        self.apps()
+            .get(&app)?
+            .slots
+            .get(slot)
+            .map(|s| s.reported[c.min(1)])
+    }
+
+    /// Apps the policy knows.
+    pub(crate) fn known_apps(&self) -> Vec<V4Id> {
+        let mut v: Vec<V4Id> = self.apps().keys().copied().collect();
+        v.sort();
+        v
+    }
+
     fn req_id(&self) -> String {
         format!(
             "dglab-safety-{}",
@@ -234,6 +271,7 @@ impl V4Policy {
         for app in reached {
             let a = apps.entry(*app).or_default();
             a.temps.clear();
+            a.inflight.clear();
             let mut above = false;
             for s in a.slots.values_mut() {
                 above |= s.level.iter().chain(&s.reported).any(|l| *l > 0);
@@ -345,8 +383,16 @@ impl V4Policy {
 
     /// The App's `slots.patch`: levels follow its reports; one above what is allowed is
     /// sent back down.
-    fn patched(&self, app: V4Id, a: &mut AppSeen, slots: &[Value], hub: &HubInner) -> Vec<String> {
+    fn patched(
+        &self,
+        app: V4Id,
+        controller: V4Id,
+        a: &mut AppSeen,
+        slots: &[Value],
+        hub: &HubInner,
+    ) -> Vec<String> {
         let blocked = hub.block().is_some();
+        let ours = lock(&self.exempt).contains(&controller);
         let mut out = vec![];
         let mut reported_any = false;
         for entry in slots {
@@ -370,10 +416,11 @@ impl V4Policy {
             for c in 0..2 {
                 let Some(l) = levels[c] else { continue };
                 let l = l.clamp(0, MAX_LEVEL);
+                let inflight = a.inflight_sum(id, c);
                 if let Some(s) = a.slots.get_mut(id) {
                     s.reported[c] = l;
-                    // The report may or may not include a temporary strength: the level
-                    // is at least the report.
+                    // The report is the App's truth for what is above the cap (it may or
+                    // may not include a temporary strength).
                     s.level[c] = l;
                 }
                 let allowed = if blocked {
@@ -381,12 +428,19 @@ impl V4Policy {
                 } else {
                     i64::from(hub.cap(CHANNELS[c]))
                 };
-                if self.settle(a, id, c, allowed, &mut out) {
+                // Our own gate answers its Apps (twice would undershoot).
+                if !(ours && !blocked) && self.settle(a, id, c, allowed, &mut out) {
                     self.note(format!(
                         "safety: V4 App {app} slot {} channel {} reported {l}, above the allowed {allowed}; sent back down",
                         crate::relay::escape_for_log(id, 40),
                         ["A", "B"][c]
                     ));
+                }
+                // Raises are bounded from the report plus those the App has not answered
+                // yet (a report sent before it took them does not count them; one sent
+                // after counts them twice until they are answered: the safe side).
+                if let Some(s) = a.slots.get_mut(id) {
+                    s.level[c] = (s.level[c] + inflight).min(MAX_LEVEL);
                 }
             }
         }
@@ -509,7 +563,19 @@ impl V4Guard for V4Policy {
             s.last_rise[ch] = Some(now);
         }
         match op.kind {
-            3 => s.level[ch] = level + allowed,
+            3 => {
+                s.level[ch] = level + allowed;
+                if let Some(k) = key {
+                    a.inflight.insert(
+                        k,
+                        Temp {
+                            slot: op.slot.clone(),
+                            channel: ch,
+                            value: allowed,
+                        },
+                    );
+                }
+            }
             7 => s.level[ch] = allowed,
             _ => {
                 if let Some(k) = key {
@@ -533,7 +599,7 @@ impl V4Guard for V4Policy {
         V4Verdict::Replace(req.to_string())
     }
 
-    fn app_sent(&self, app: V4Id, _controller: V4Id, data: &str) -> Vec<String> {
+    fn app_sent(&self, app: V4Id, controller: V4Id, data: &str) -> Vec<String> {
         let Some(hub) = self.hub.upgrade() else {
             return vec![];
         };
@@ -583,7 +649,7 @@ impl V4Guard for V4Policy {
                 }
                 Some("slots.patch") => {
                     if let Some(slots) = msg.get("slots").and_then(Value::as_array) {
-                        out = self.patched(app, a, slots, &hub);
+                        out = self.patched(app, controller, a, slots, &hub);
                     }
                 }
                 _ => {}
@@ -594,6 +660,15 @@ impl V4Guard for V4Policy {
                 if let Some(k) = req_key(&msg) {
                     if msg.get("error").and_then(Value::as_str) != Some("duplicate_request_id") {
                         a.temps.remove(&k);
+                        if let Some(t) = a.inflight.remove(&k) {
+                            // Answered: the App's reports count it from now on (the
+                            // App reports before it answers; §11.3 leaves the order
+                            // open, so a report after the answer corrects this).
+                            let rest = a.inflight_sum(&t.slot, t.channel);
+                            if let Some(s) = a.slots.get_mut(&t.slot) {
+                                s.level[t.channel] = (s.reported[t.channel] + rest).min(MAX_LEVEL);
+                            }
+                        }
                     }
                 }
                 // `devices.get`: a slot never shown before is learnt and zeroed.
@@ -777,7 +852,13 @@ mod tests {
                     let c = d["c"].as_u64().unwrap() as usize;
                     let val = d["v"].as_i64().unwrap_or(0);
                     match d["t"].as_i64().unwrap() {
-                        3 => self.level[c] = (self.level[c] + val).clamp(0, 200),
+                        3 => {
+                            self.level[c] = (self.level[c] + val).clamp(0, 200);
+                            answers.push(
+                                json!({"t":"resp","reqId":v["reqId"],"result":{"type":3,"reason":"completed"}})
+                                    .to_string(),
+                            );
+                        }
                         7 => self.level[c] = val.clamp(0, 200),
                         4 => self.temps.push((v["reqId"].to_string(), c, val)),
                         0 => self.pulses_while_stopped |= stopped,

@@ -97,7 +97,9 @@ pub enum TlsRoots {
 impl TlsRoots {
     /// The client configuration for these roots. Webpki's is built once and shared, which
     /// also shares rustls's session cache between connections.
-    pub(crate) fn client_config(self) -> Result<std::sync::Arc<rustls::ClientConfig>, rustls::Error> {
+    pub(crate) fn client_config(
+        self,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, rustls::Error> {
         use std::sync::{Arc, OnceLock};
         fn build(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
             // The provider is named here rather than taken from the process default, which

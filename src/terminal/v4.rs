@@ -92,8 +92,13 @@ pub enum V4ControllerEvent {
     AppDetached { app: V4Id },
     /// An App's device list changed (snapshot, or devices added/removed).
     Devices { app: V4Id, devices: Vec<V4Device> },
-    /// Slots of an App changed (levels, limits, battery…): their merged state.
-    Slots { app: V4Id, devices: Vec<V4Device> },
+    /// Slots of an App changed (levels, limits, battery…): their merged state, and the
+    /// `slots` deltas of the App's `slots.patch` as it sent them.
+    Slots {
+        app: V4Id,
+        devices: Vec<V4Device>,
+        patch: Value,
+    },
     /// The user tapped a custom action in the App (0–9, shown A–J).
     CustomAction { app: V4Id, action: u8 },
     /// The answer to a request: its `result`, or its `error` code.
@@ -112,6 +117,11 @@ pub enum V4ControllerEvent {
 pub struct V4ControllerEvents(mpsc::Receiver<V4ControllerEvent>);
 
 impl V4ControllerEvents {
+    /// A stream fed by `rx` (a wrapper re-emitting a controller's events).
+    pub fn from_receiver(rx: mpsc::Receiver<V4ControllerEvent>) -> Self {
+        V4ControllerEvents(rx)
+    }
+
     /// The next event; `None` after [`V4ControllerEvent::Closed`] once the controller is gone.
     pub async fn recv(&mut self) -> Option<V4ControllerEvent> {
         self.0.recv().await
@@ -536,7 +546,12 @@ fn app_payload(shared: &Mutex<Shared>, app: V4Id, data: &str) -> Vec<V4Controlle
             if let Some(removed) = msg["removed"].as_array() {
                 devices.retain(|d| !removed.iter().any(|r| r.as_str() == Some(&d.slot_id)));
             }
-            for d in msg["added"].as_array().into_iter().flatten().filter_map(device) {
+            for d in msg["added"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(device)
+            {
                 match devices.iter_mut().find(|e| e.slot_id == d.slot_id) {
                     Some(e) => *e = d,
                     None => devices.push(d),
@@ -571,6 +586,7 @@ fn app_payload(shared: &Mutex<Shared>, app: V4Id, data: &str) -> Vec<V4Controlle
             vec![V4ControllerEvent::Slots {
                 app,
                 devices: changed,
+                patch: msg["slots"].clone(),
             }]
         }
         (Some("ev"), Some("custom.action")) => msg["action"]
