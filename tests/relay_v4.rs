@@ -1510,7 +1510,15 @@ mod serve_flag {
             .success());
         // Closed (with 1001, or without a frame when the App was still answering the stop).
         let _ = app.closed().await;
-        assert_eq!(app.intensity(SLOT, 0), 0, "SIGTERM set the V4 App to 0");
+        let level = app.intensity(SLOT, 0);
+        if level != 0 {
+            let requests: Vec<Value> = app.state.lock().unwrap().requests.clone();
+            let mut log = vec![];
+            while let Ok(l) = lines.try_recv() {
+                log.push(l);
+            }
+            panic!("SIGTERM did not set the V4 App to 0 ({level}): {requests:#?}\n{log:#?}");
+        }
         assert!(
             app.until(|st| Some(sim_app_v4::running(st).is_empty()))
                 .await

@@ -429,7 +429,7 @@ impl V4Policy {
                     i64::from(hub.cap(CHANNELS[c]))
                 };
                 // Our own gate answers its Apps (twice would undershoot).
-                if !(ours && !blocked) && self.settle(a, id, c, allowed, &mut out) {
+                if (blocked || !ours) && self.settle(a, id, c, allowed, &mut out) {
                     self.note(format!(
                         "safety: V4 App {app} slot {} channel {} reported {l}, above the allowed {allowed}; sent back down",
                         crate::relay::escape_for_log(id, 40),

@@ -136,7 +136,7 @@ async fn serve(args: ServeArgs) -> i32 {
         v4_listeners,
         &args.v4,
         &v4_limits,
-        args.local_terminal,
+        args.local_terminal.then_some(hub.as_ref()),
         v4_policy,
     ) {
         Ok(v4) => v4,
