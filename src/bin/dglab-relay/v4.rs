@@ -137,7 +137,14 @@ fn bind_error(e: &std::io::Error, addr: SocketAddr) -> String {
 pub struct Running {
     pub relay: V4Handle,
     logger: tokio::task::JoinHandle<()>,
-    local: Option<(v4::V4LocalLink, tokio::task::JoinHandle<()>)>,
+    local: Option<(LocalController, tokio::task::JoinHandle<()>)>,
+}
+
+/// The controller offered with `--local-terminal`: behind the safety gate (always, since
+/// `--local-terminal` makes a hub), the plain link only where no hub is given.
+enum LocalController {
+    Plain(v4::V4LocalLink),
+    Guarded(dglab_core::safety::GuardedV4Controller),
 }
 
 /// Starts the V4 relay on `listeners` (nothing when empty) with the connection limits of
@@ -148,8 +155,8 @@ pub fn start(
     listeners: Vec<TcpListener>,
     args: &V4Args,
     limits: &dglab_core::relay::RelayConfig,
-    local_controller: bool,
-    capped: bool,
+    local_controller: Option<Option<&dglab_core::safety::SafetyHub>>,
+    policy: Option<&dglab_core::safety::SafetyHub>,
 ) -> Result<Option<Running>, std::io::Error> {
     if listeners.is_empty() {
         return Ok(None);
@@ -165,14 +172,9 @@ pub fn start(
         ..V4Config::server()
     };
     let relay = v4::start_many(listeners, config)?;
-    if capped {
-        // The caps and STOP do not reach V4 frames yet: refusing them is the only way the
-        // promise "every App capped" holds for a 4.x App too.
-        relay.set_guard(Some(std::sync::Arc::new(RefuseControllers)));
-        log::warn!(
-            "V4 relay: the safety caps do not cover DG-LAB App 4.x yet, so its controllers' \
-             commands are refused (Apps still pair)"
-        );
+    if let Some(hub) = policy {
+        // Before any App can connect: the caps, the rise rate and STOP bind every 4.x App.
+        hub.guard_v4(&relay);
     }
     // Before the startup line: whoever waits for that line may connect at once.
     let mut rx = relay.subscribe();
@@ -180,8 +182,13 @@ pub fn start(
     relay.set_relayed_events(crate::logger::debug_enabled());
     let addrs: Vec<String> = relay.local_addrs().iter().map(|a| a.to_string()).collect();
     let secs = |d: Option<Duration>| d.map_or("off".to_owned(), |d| format!("{} s", d.as_secs()));
+    let capped = if policy.is_some() {
+        "; every App capped, and stopped on exit"
+    } else {
+        ""
+    };
     log::info!(
-        "V4 relay (DG-LAB App 4.x) on {} at /, /v4 (heartbeat {}, idle timeout {})",
+        "V4 relay (DG-LAB App 4.x) on {} at /, /v4 (heartbeat {}, idle timeout {}{capped})",
         addrs.join(", "),
         secs(args.heartbeat),
         secs(args.idle_timeout)
@@ -197,7 +204,7 @@ pub fn start(
             }
         }
     });
-    let local = local_controller.then(|| offer_controller(&relay));
+    let local = local_controller.map(|hub| offer_controller(&relay, hub));
     Ok(Some(Running {
         relay,
         logger,
@@ -210,9 +217,12 @@ pub async fn stop(running: Option<Running>, grace: Duration) -> bool {
     let Some(running) = running else {
         return true;
     };
-    if let Some((link, task)) = running.local {
+    if let Some((controller, task)) = running.local {
         // Its Apps get controller_disconnected and 4000, as from any controller.
-        drop(link);
+        match controller {
+            LocalController::Plain(link) => drop(link),
+            LocalController::Guarded(g) => g.leave(),
+        }
         task.abort();
     }
     let clean = tokio::time::timeout(grace, running.relay.shutdown())
@@ -225,16 +235,54 @@ pub async fn stop(running: Option<Running>, grace: Duration) -> bool {
 }
 
 /// Joins an in-process controller, prints its link (QR code and text) on stdout and logs
-/// what its Apps send. It sends nothing itself: driving V4 Apps (with the safety gate)
-/// is the V4 controller's job, still to come; this lets a 4.x App pair and be seen.
-fn offer_controller(relay: &V4Handle) -> (v4::V4LocalLink, tokio::task::JoinHandle<()>) {
+/// what its Apps report. With a hub it is behind the safety gate: each device slot starts
+/// at 0, the caps and rise rate bound it, and the stop (on exit too) reaches its Apps.
+fn offer_controller(
+    relay: &V4Handle,
+    hub: Option<&dglab_core::safety::SafetyHub>,
+) -> (LocalController, tokio::task::JoinHandle<()>) {
     use std::io::Write;
-    let (link, mut inbox) = relay.join_local();
     let choice = crate::pairing::choose_here(None, relay.local_addr());
-    let link_text = dglab_core::pairing::v4_pairing_link(&choice.base, link.id());
-    let mut out = String::from(
+    let (controller, id, task) = match hub {
+        Some(hub) => {
+            let (ctrl, events) = dglab_core::terminal::v4::V4Controller::local(relay);
+            let (g, mut events) = hub.guard_v4_controller(ctrl, events);
+            let id = g.id();
+            let task = tokio::spawn(async move {
+                while let Some(ev) = events.recv().await {
+                    if let Some(line) = controller_event_line(&ev) {
+                        log::info!("{line}");
+                    }
+                }
+                log::info!("V4 local controller {id} is off the relay");
+            });
+            (LocalController::Guarded(g), id, task)
+        }
+        None => {
+            let (link, mut inbox) = relay.join_local();
+            let id = link.id();
+            let task = tokio::spawn(async move {
+                while let Some(incoming) = inbox.recv().await {
+                    if let v4::V4Incoming::Message { app, data } = incoming {
+                        if let Some(line) = app_payload_line(app, &data) {
+                            log::info!("{line}");
+                        }
+                    }
+                }
+                log::info!("V4 local controller {id} is off the relay");
+            });
+            (LocalController::Plain(link), id, task)
+        }
+    };
+    let link_text = dglab_core::pairing::v4_pairing_link(&choice.base, id);
+    let gated = if matches!(controller, LocalController::Guarded(_)) {
+        "each device starts at 0, within the caps; "
+    } else {
+        ""
+    };
+    let mut out = format!(
         "\nDG-LAB App 4.x: scan with the App (V4 socket control) to pair with this relay's V4 \
-         controller\n(it pairs and logs the App's devices and buttons; it sends no commands):\n\n",
+         controller\n({gated}it logs the App's devices and buttons):\n\n",
     );
     match crate::pairing::qr_text(&link_text) {
         Ok(qr) => out.push_str(&qr),
@@ -243,25 +291,32 @@ fn offer_controller(relay: &V4Handle) -> (v4::V4LocalLink, tokio::task::JoinHand
     out.push_str(&format!("\nV4 link:     {link_text}\n"));
     out.push_str(&format!(
         "App socket:  {} ({})\n",
-        dglab_core::pairing::v4_socket_url(&choice.base, link.id()),
+        dglab_core::pairing::v4_socket_url(&choice.base, id),
         choice.source
     ));
     out.push('\n');
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-    let id = link.id();
-    let task = tokio::spawn(async move {
-        while let Some(incoming) = inbox.recv().await {
-            if let v4::V4Incoming::Message { app, data } = incoming {
-                if let Some(line) = app_payload_line(app, &data) {
-                    log::info!("{line}");
-                }
-            }
+    (controller, task)
+}
+
+/// What the log says about a guarded local controller's event: the App's devices and its
+/// custom-action buttons (A–J).
+fn controller_event_line(ev: &dglab_core::terminal::v4::V4ControllerEvent) -> Option<String> {
+    use dglab_core::terminal::v4::V4ControllerEvent as E;
+    match ev {
+        E::Devices { app, devices } => {
+            let list = serde_json::json!({"t":"ev","ev":"devices.snapshot",
+                "devices": devices.iter().map(|d| &d.info).collect::<Vec<_>>()});
+            app_payload_line(*app, &list.to_string())
         }
-        log::info!("V4 local controller {id} is off the relay");
-    });
-    (link, task)
+        E::CustomAction { app, action } => {
+            let data = serde_json::json!({"t":"ev","ev":"custom.action","action":action});
+            app_payload_line(*app, &data.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// What the log says about a payload from an App to the local controller: its devices
@@ -462,18 +517,4 @@ mod tests {
             "V4 controller 3f9a1c07 left (idle_timeout)"
         );
     }
-}
-
-/// Refuses every controller frame bound for a V4 App, answering `refused` in its name.
-#[derive(Debug)]
-struct RefuseControllers;
-
-impl v4::V4Guard for RefuseControllers {
-    fn controller_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> v4::V4Verdict {
-        v4::V4Verdict::Refuse(None)
-    }
-    fn app_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> Vec<String> {
-        vec![]
-    }
-    fn app_left(&self, _app: v4::V4Id) {}
 }

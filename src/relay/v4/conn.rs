@@ -61,7 +61,15 @@ pub(crate) async fn serve(
                 biased;
                 _ = cancel.cancelled() => {
                     if shutdown.is_cancelled() {
+                        // Leave first (that closes the queue), then let the writer finish
+                        // what it holds: frames it already took from the queue (an
+                        // emergency stop queued just before) must not be lost.
+                        hub.leave(id, serial, "shutdown");
+                        let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
                         close = Some(CloseFrame { code: CloseCode::Away, reason: "relay closing".into() });
+                        // And read on until the peer hangs up (bounded): a reset could
+                        // discard the stop before an App has read it.
+                        linger = true;
                         break 'serve "shutdown";
                     }
                     // Terminated by the hub (no pong, too slow): no close frame.
