@@ -39,7 +39,7 @@ pub const EVENT_STOP: &str = "safety:stop";
 
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 7] = [
+pub const EVENT_NAMES: [&str; 8] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
@@ -47,6 +47,7 @@ pub const EVENT_NAMES: [&str; 7] = [
     EVENT_PLAYER,
     EVENT_STOP,
     crate::commands::virtual_app::EVENT_VIRTUAL_APP,
+    crate::v4::EVENT_V4_APPS,
 ];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.

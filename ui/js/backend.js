@@ -23,6 +23,7 @@ export const EVENT_SAFETY_STATE = "safety:state";
 export const EVENT_PLAYER = "player:progress";
 export const EVENT_STOP = "safety:stop";
 export const EVENT_VIRTUAL_APP = "virtual_app:update";
+export const EVENT_V4_APPS = "v4:apps";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -30,6 +31,11 @@ export const backend = {
   pairingInfo: () => invoke("pairing_info"),
   /** @param {string|null} choice a LAN address, a typed ws:// or wss:// URL, or null for automatic */
   setPairingAddress: (choice) => invoke("set_pairing_address", { choice: choice || null }),
+  /** @param {"v4"|"socket"} pairingApp the DG-LAB App 4.x or 3.x; remembered */
+  setPairingApp: (pairingApp) => invoke("set_pairing_app", { pairingApp }),
+  /** The V4 relay's controllers (ours first), their 4.x Apps and the device slots reported. */
+  v4Apps: () => invoke("v4_apps"),
+  onV4Apps: (fn) => listen(EVENT_V4_APPS, fn),
 
   strengthState: () => invoke("strength_state"),
   /** @param {"A"|"B"} channel @param {number} value within get_settings' limits.strength */

@@ -17,6 +17,7 @@ import { PairingStatus } from "./PairingStatus.js";
 import { applyTheme, rememberPrefs } from "./lib/prefs.js";
 import { SafetyLog } from "./SafetyLog.js";
 import { VirtualApp } from "./VirtualApp.js";
+import { V4AppTable } from "./V4AppTable.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -42,6 +43,7 @@ new FeedbackList($(".feedback-list"));
 new SafetyLog($(".safety-log"));
 new VirtualApp($(".virtual-app"), settingsLimits);
 new ConnectionTable($(".connection-table"));
+new V4AppTable($(".v4-apps"));
 new PairingStatus($("#pairing-status"));
 const settingsDialog = new SettingsDialog($(".settings-dialog"), settingsLimits, { beforeReload: () => presets.stash() });
 const restored = presets.restore();

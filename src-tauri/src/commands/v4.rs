@@ -1,0 +1,41 @@
+//! The DG-LAB App 4.x in the window (issue 13 point 4): which App the pairing panel is for,
+//! and the V4 part of the binding table.
+
+use super::off_main;
+use super::relay::{resolve, PairingInfo};
+use crate::error::CommandResult;
+use crate::settings::PairingApp;
+use crate::state::AppState;
+use crate::v4::V4ControllerView;
+use tauri::{AppHandle, Runtime, State};
+
+/// The V4 relay's table for the binding table's first draw: every controller (ours
+/// first), its 4.x Apps and the device slots they reported; later changes arrive as
+/// [`crate::v4::EVENT_V4_APPS`].
+#[tauri::command]
+pub fn v4_apps(state: State<'_, AppState>) -> Vec<V4ControllerView> {
+    state.v4.view()
+}
+
+/// Switches the pairing panel between the DG-LAB App 4.x (`v4`) and 3.x (`socket`), with
+/// that App's saved address, and remembers the choice for the next start (off the main
+/// thread, behind the one settings lock). Both relays keep running: an App already paired
+/// either way stays paired.
+///
+/// # Errors
+/// `io` when the settings cannot be written (nothing changes then).
+#[tauri::command]
+pub async fn set_pairing_app<R: Runtime>(
+    app: AppHandle<R>,
+    pairing_app: PairingApp,
+) -> CommandResult<PairingInfo> {
+    off_main(app, "settings", move |state| {
+        state.update_settings(|s| {
+            s.pairing_app = pairing_app;
+            Ok(())
+        })?;
+        let saved = state.settings().address_for(pairing_app).cloned();
+        resolve(state, pairing_app, saved.as_deref()).or_else(|_| resolve(state, pairing_app, None))
+    })
+    .await
+}

@@ -1,0 +1,198 @@
+//! The DG-LAB App 4.x in the window (issue 13 point 4), through real IPC on Tauri's mock
+//! runtime against the app's real V4 relay on 127.0.0.1: the pairing panel's App choice
+//! (remembered), a simulated 4.x App pairing through the V4 link and its device slots in
+//! the binding table, and no controller command reaching a 4.x App while the caps do not
+//! cover V4.
+
+mod common;
+
+use common::{app_in, invoke, next_json, scratch, Ws};
+use futures_util::SinkExt;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const V4_PREFIX: &str = "https://dungeon-lab.cn/s/?v=1&action=socket&url=";
+
+/// The App socket URL inside a V4 link, decoded (`%XX` → byte), with the host made
+/// loopback: the test dials 127.0.0.1 whatever LAN address the QR code carries.
+fn socket_url(info: &Value) -> (String, String) {
+    let link = info["url"].as_str().unwrap();
+    let encoded = link.strip_prefix(V4_PREFIX).expect("a V4 link");
+    let bytes = encoded.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let url = String::from_utf8(out).unwrap();
+    let tid = url.rsplit("tid=").next().unwrap().to_owned();
+    let port = info["port"]["actual"].as_u64().unwrap();
+    (format!("ws://127.0.0.1:{port}/?tid={tid}"), tid)
+}
+
+async fn send(ws: &mut Ws, data: Value) {
+    let frame = json!({"type": "message", "data": data});
+    ws.send(Message::text(frame.to_string())).await.unwrap();
+}
+
+/// Polls `v4_apps` until `f` finds what it waits for (the table is filled by tasks).
+fn until(w: &tauri::WebviewWindow<tauri::test::MockRuntime>, f: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let rows = invoke(w, "v4_apps", json!({})).unwrap();
+        if f(&rows) {
+            return rows;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!(
+        "not reached; last table: {}",
+        invoke(w, "v4_apps", json!({})).unwrap()
+    );
+}
+
+#[test]
+fn the_app_choice_is_remembered_and_4x_shows_the_v4_link_of_our_controller() {
+    let dir = scratch("v4-choice");
+    {
+        let (_app, w) = app_in(&dir);
+        let first = invoke(&w, "pairing_info", json!({})).unwrap();
+        assert_eq!(first["app"], "socket", "3.x stays the default");
+        assert!(first["url"].as_str().unwrap().contains("#DGLAB-SOCKET#"));
+
+        let v4 = invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
+        assert_eq!(v4["app"], "v4");
+        assert!(v4["svg"].as_str().unwrap().contains("<svg"));
+        let (_, tid) = socket_url(&v4);
+        let table = invoke(&w, "v4_apps", json!({})).unwrap();
+        assert_eq!(table[0]["ours"], true);
+        assert_eq!(table[0]["id"], tid, "the QR names our controller");
+        assert_ne!(
+            v4["port"]["actual"], first["port"]["actual"],
+            "the V4 relay has its own port"
+        );
+
+        // A typed address is kept per App: a V4 reverse proxy's path gets `?tid=` after it.
+        let typed = invoke(
+            &w,
+            "set_pairing_address",
+            json!({"choice": "wss://relay.example.org/v4"}),
+        )
+        .unwrap();
+        assert_eq!(
+            typed["url"],
+            format!("{V4_PREFIX}wss%3A%2F%2Frelay.example.org%2Fv4%3Ftid%3D{tid}")
+        );
+        let socket = invoke(&w, "set_pairing_app", json!({"pairingApp": "socket"})).unwrap();
+        assert!(
+            !socket["url"].as_str().unwrap().contains("relay.example.org"),
+            "the 3.x code keeps its own address"
+        );
+        invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
+        let bad = invoke(&w, "set_pairing_app", json!({"pairingApp": "v5"})).unwrap_err();
+        assert_eq!(bad["kind"], "invalid_args");
+    }
+    // The next start opens on the 4.x code, with its address.
+    let (_app, w) = app_in(&dir);
+    let again = invoke(&w, "pairing_info", json!({})).unwrap();
+    assert_eq!(again["app"], "v4");
+    assert!(again["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{V4_PREFIX}wss%3A%2F%2Frelay.example.org%2Fv4")));
+}
+
+#[test]
+fn a_4x_app_pairs_through_the_v4_link_and_its_device_slots_are_listed() {
+    let dir = scratch("v4-pair");
+    let (_app, w) = app_in(&dir);
+    let info = invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
+    let (url, tid) = socket_url(&info);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        assert_eq!(next_json(&mut ws).await["type"], "hello");
+        let attached = next_json(&mut ws).await;
+        assert_eq!(attached["type"], "controller_attached");
+        assert_eq!(attached["clientId"], tid);
+        ws
+    });
+    let rows = until(&w, |t| t[0]["apps"].as_array().is_some_and(|a| a.len() == 1));
+    let app_id = rows[0]["apps"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(rows[0]["apps"][0]["devices"], Value::Null, "nothing reported yet");
+
+    rt.block_on(send(
+        &mut ws,
+        json!({"t": "ev", "ev": "devices.snapshot", "devices": [
+            {"slotId": "s1", "name": "郊狼 3.0", "type": "COYOTE_030",
+             "props": {"power": 76, "intensityA": 0, "intensityB": 0},
+             "slotState": {"hasDevice": true, "channelA": {"intensityMax": 50}}},
+            {"slotId": "s2", "name": "OVC", "type": "OVC_1"}
+        ]}),
+    ));
+    let rows = until(&w, |t| t[0]["apps"][0]["devices"].is_array());
+    let devices = &rows[0]["apps"][0]["devices"];
+    assert_eq!(devices.as_array().unwrap().len(), 2);
+    assert_eq!(devices[0]["name"], "郊狼 3.0");
+    assert_eq!(devices[0]["kind"], "COYOTE_030");
+    assert_eq!(devices[0]["limit"], json!([50, null]));
+    assert_eq!(devices[0]["battery"], 76);
+
+    rt.block_on(send(
+        &mut ws,
+        json!({"t": "ev", "ev": "slots.patch", "slots": [{"slotId": "s1", "props": {"intensityA": 9}}]}),
+    ));
+    until(&w, |t| t[0]["apps"][0]["devices"][0]["strength"] == json!([9, 0]));
+
+    // The App leaves: its row goes.
+    rt.block_on(async { ws.close(None).await.unwrap() });
+    let rows = until(&w, |t| t[0]["apps"].as_array().is_some_and(Vec::is_empty));
+    assert!(!rows.to_string().contains(&app_id));
+}
+
+/// Rule 1 while the caps do not cover V4 yet: a controller on the window's V4 relay (a
+/// dglab-kit script, say) pairs its App but its commands never reach it; it is told
+/// `refused`.
+#[test]
+fn another_controllers_commands_never_reach_a_4x_app() {
+    let dir = scratch("v4-refuse");
+    let (_app, w) = app_in(&dir);
+    let info = invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
+    let port = info["port"]["actual"].as_u64().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let base = format!("ws://127.0.0.1:{port}");
+        let (mut ctl, _) = tokio_tungstenite::connect_async(&base).await.unwrap();
+        let cid = next_json(&mut ctl).await["clientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (mut app, _) = tokio_tungstenite::connect_async(format!("{base}/v4?tid={cid}"))
+            .await
+            .unwrap();
+        let aid = next_json(&mut app).await["clientId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(next_json(&mut app).await["type"], "controller_attached");
+        assert_eq!(next_json(&mut ctl).await["type"], "client_attached");
+        let op = json!({"type": "message", "clientId": aid, "data":
+            {"t": "req", "reqId": "1", "m": "device.op", "data": {"s": "s1", "t": 3, "c": 0, "v": 200}}});
+        ctl.send(Message::text(op.to_string())).await.unwrap();
+        let answer = next_json(&mut ctl).await;
+        assert_eq!(answer["type"], "error");
+        assert_eq!(answer["code"], "refused");
+        // The App hears nothing from its controller (an application ping proves the socket
+        // is live and that nothing was queued before the pong).
+        app.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+        assert_eq!(next_json(&mut app).await["type"], "pong");
+    });
+    let rows = invoke(&w, "v4_apps", json!({})).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "ours and the other controller");
+    assert_eq!(rows[1]["apps"][0]["devices"], Value::Null, "another's App: not heard");
+}

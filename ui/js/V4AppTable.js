@@ -1,0 +1,75 @@
+// The binding table's DG-LAB App 4.x part: every V4 controller (this window's first), its
+// Apps, and the device slots each App reported (name, type, strength per channel against
+// the App's own limit, battery, Bluetooth). Redrawn from the backend's whole table each
+// time it says something changed; only "connected for" ticks locally.
+
+import { backend } from "./backend.js";
+import { h, setText } from "./lib/dom.js";
+import { formatDuration, formatRtt, formatStrength } from "./lib/format.js";
+import { t } from "./lib/i18n.js";
+
+/** One slot in words: "郊狼 3.0 (COYOTE_030) · A 12/60 · B 0/— · 80 %". */
+export function slotText(d) {
+  const ch = (letter, i) => `${letter} ${formatStrength(d.strength[i])}/${formatStrength(d.limit[i])}`;
+  const parts = [`${d.name || d.slot_id} (${d.kind})`, ch("A", 0), ch("B", 1)];
+  if (Number.isInteger(d.battery)) parts.push(t("v4.battery", { pct: d.battery }));
+  if (d.connected === false) parts.push(t("v4.noBox"));
+  return parts.join(" · ");
+}
+
+export class V4AppTable {
+  constructor(el) {
+    this.el = el;
+    this.data = [];
+    const heads = ["v4.app", "connections.remote", "connections.for", "v4.controller", "v4.devices", "connections.rtt"];
+    this.el.append(
+      h("h2", {}, t("v4.title")),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(k))))),
+        (this.body = h("tbody", { id: "v4-apps-body" })),
+      ),
+      (this.empty = h("p", { class: "v4-apps__empty", id: "v4-apps-empty" }, t("v4.empty"))),
+    );
+    // Subscribe before the first fetch so no change between the two is missed.
+    backend
+      .onV4Apps((rows) => this.update(rows))
+      .then(() => backend.v4Apps())
+      .then((rows) => this.update(rows));
+    setInterval(() => this.tick(), 1000);
+  }
+
+  update(controllers) {
+    this.data = controllers.flatMap((c) => c.apps.map((a) => ({ ...a, controller: c })));
+    const rows = this.data.map((a) => {
+      const devices =
+        a.devices === null
+          ? h("span", { class: "v4-apps__unknown" }, t(a.controller.ours ? "v4.waiting" : "v4.notOurs"))
+          : a.devices.length === 0
+            ? h("span", { class: "v4-apps__unknown" }, t("v4.noDevices"))
+            : h("ul", { class: "v4-apps__slots" }, ...a.devices.map((d) => h("li", { "data-slot": d.slot_id, title: d.slot_id }, slotText(d))));
+      return h(
+        "tr",
+        { "data-id": a.id, class: a.controller.ours ? "is-ours" : null },
+        h("td", {}, a.id),
+        h("td", {}, a.remote ?? "—"),
+        h("td", { class: "v4-apps__for" }),
+        h("td", {}, a.controller.ours ? t("v4.ours") : a.controller.id),
+        h("td", {}, devices),
+        h("td", {}, formatRtt(a.rtt_ms)),
+      );
+    });
+    this.body.replaceChildren(...rows);
+    this.empty.hidden = rows.length > 0;
+    this.tick();
+  }
+
+  tick() {
+    const now = Date.now();
+    this.data.forEach((a, i) => {
+      const td = this.body.children[i]?.children[2];
+      if (td) setText(td, formatDuration(now - a.connected_since_ms));
+    });
+  }
+}
