@@ -5,17 +5,9 @@
 
 import { backend } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
-import { formatDuration, formatRtt, formatStrength } from "./lib/format.js";
+import { formatDuration, formatRtt } from "./lib/format.js";
 import { t } from "./lib/i18n.js";
-
-/** One slot in words: "郊狼 3.0 (COYOTE_030) · A 12/60 · B 0/— · 80 %". */
-export function slotText(d) {
-  const ch = (letter, i) => `${letter} ${formatStrength(d.strength[i])}/${formatStrength(d.limit[i])}`;
-  const parts = [`${d.name || d.slot_id} (${d.kind})`, ch("A", 0), ch("B", 1)];
-  if (Number.isInteger(d.battery)) parts.push(t("v4.battery", { pct: d.battery }));
-  if (d.connected === false) parts.push(t("v4.noBox"));
-  return parts.join(" · ");
-}
+import { slotText } from "./lib/v4-slot.js";
 
 export class V4AppTable {
   constructor(el) {
