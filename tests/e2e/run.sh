@@ -61,7 +61,7 @@ trap cleanup EXIT
 
 # E2E_TESTS picks the scenarios (default: all, in this order: the window's reuses the app's folders).
 status=0
-for t in ${E2E_TESTS:-app window virtual}; do
+for t in ${E2E_TESTS:-app window virtual v4}; do
   start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
@@ -71,6 +71,9 @@ for t in ${E2E_TESTS:-app window virtual}; do
     # "Try without a phone" (issue 14): the simulated App pairs in one click and draws a preset.
     virtual) python3 tests/e2e/test_virtual_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/window-virtual-app.png || status=1 ;;
+    # DG-LAB App 4.x (issue 13 point 4): the 4.x choice, a simulated 4.x App through the V4 link.
+    v4) python3 tests/e2e/test_v4.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
+           --screenshot docs/window-v4.png || status=1 ;;
   esac
   stop_driver
 done
