@@ -13,12 +13,12 @@
 pub mod devices;
 
 use crate::state::{bind_with_fallback, PortInfo};
+use devices::{DeviceBook, DeviceView};
 use dglab_core::relay::v4::{
     self, V4Config, V4ControllerInfo, V4Event, V4Handle, V4Id, V4Inbox, V4Incoming, V4LocalLink,
     V4Role,
 };
 use dglab_core::RelayConfig;
-use devices::{DeviceBook, DeviceView};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

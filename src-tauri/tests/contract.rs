@@ -167,7 +167,13 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             json!({ "args": ["pairingApp"], "returns": shape(&v4) }),
         );
         let port = v4["port"]["actual"].as_u64().unwrap();
-        let tid = v4["url"].as_str().unwrap().rsplit("%3D").next().unwrap().to_owned();
+        let tid = v4["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("%3D")
+            .next()
+            .unwrap()
+            .to_owned();
         let (mut app4, _) =
             tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/?tid={tid}"))
                 .await
@@ -182,7 +188,10 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
         .unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
         let table = invoke(&w, "v4_apps", json!({})).unwrap();
-        assert_eq!(table[0]["apps"][0]["devices"][0]["slot_id"], "s1", "{table}");
+        assert_eq!(
+            table[0]["apps"][0]["devices"][0]["slot_id"], "s1",
+            "{table}"
+        );
         commands.insert(
             "v4_apps".to_owned(),
             json!({ "args": [], "returns": shape(&table) }),

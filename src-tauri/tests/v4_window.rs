@@ -90,7 +90,10 @@ fn the_app_choice_is_remembered_and_4x_shows_the_v4_link_of_our_controller() {
         );
         let socket = invoke(&w, "set_pairing_app", json!({"pairingApp": "socket"})).unwrap();
         assert!(
-            !socket["url"].as_str().unwrap().contains("relay.example.org"),
+            !socket["url"]
+                .as_str()
+                .unwrap()
+                .contains("relay.example.org"),
             "the 3.x code keeps its own address"
         );
         invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
@@ -126,9 +129,15 @@ fn a_4x_app_pairs_through_the_v4_link_and_its_device_slots_are_listed() {
         assert_eq!(attached["clientId"], tid);
         ws
     });
-    let rows = until(&w, |t| t[0]["apps"].as_array().is_some_and(|a| a.len() == 1));
+    let rows = until(&w, |t| {
+        t[0]["apps"].as_array().is_some_and(|a| a.len() == 1)
+    });
     let app_id = rows[0]["apps"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(rows[0]["apps"][0]["devices"], Value::Null, "nothing reported yet");
+    assert_eq!(
+        rows[0]["apps"][0]["devices"],
+        Value::Null,
+        "nothing reported yet"
+    );
 
     rt.block_on(send(
         &mut ws,
@@ -151,7 +160,9 @@ fn a_4x_app_pairs_through_the_v4_link_and_its_device_slots_are_listed() {
         &mut ws,
         json!({"t": "ev", "ev": "slots.patch", "slots": [{"slotId": "s1", "props": {"intensityA": 9}}]}),
     ));
-    until(&w, |t| t[0]["apps"][0]["devices"][0]["strength"] == json!([9, 0]));
+    until(&w, |t| {
+        t[0]["apps"][0]["devices"][0]["strength"] == json!([9, 0])
+    });
 
     // The App leaves: its row goes.
     rt.block_on(async { ws.close(None).await.unwrap() });
@@ -197,6 +208,14 @@ fn another_controllers_commands_never_reach_a_4x_app() {
         assert_eq!(next_json(&mut app).await["type"], "pong");
     });
     let rows = invoke(&w, "v4_apps", json!({})).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 2, "ours and the other controller");
-    assert_eq!(rows[1]["apps"][0]["devices"], Value::Null, "another's App: not heard");
+    assert_eq!(
+        rows.as_array().unwrap().len(),
+        2,
+        "ours and the other controller"
+    );
+    assert_eq!(
+        rows[1]["apps"][0]["devices"],
+        Value::Null,
+        "another's App: not heard"
+    );
 }

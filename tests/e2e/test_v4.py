@@ -85,6 +85,8 @@ def main():
         assert got[1] == "OVC (OVC_1) · A —/— · B —/— · box not connected", got
         ours = wd.js("return document.querySelector(`#v4-apps-body tr[data-id='${arguments[0]}']`).children[3].textContent", ctx["id"])
         assert ours == "this window", ours
+        wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "v4")
+        assert wd.text("#pairing-status") == "DG-LAB App 4.x connected (1): listed, not driven yet"
 
     @step("a strength patch from the App shows in its slot")
     def _():
@@ -112,6 +114,7 @@ def main():
         ctx["app"].close()
         wait_for("no App row", lambda: slots(ctx["id"]) is None)
         wait_for("the empty line", lambda: wd.js("return !document.querySelector('#v4-apps-empty').hidden"))
+        wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "not-connected")
 
     passed = failed = skipped = 0
     try:

@@ -7,10 +7,10 @@
 //! Everything here is peer input: anything malformed is ignored (never an error, never a
 //! panic), strings are cut, and an App's slots are bounded.
 
+use dglab_core::relay::v4::V4Id;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use dglab_core::relay::v4::V4Id;
 
 /// Slots kept per App; a real App has a handful (one per paired box or sensor).
 pub const MAX_SLOTS: usize = 16;
@@ -63,7 +63,10 @@ impl DeviceBook {
                     slots.retain(|s| !removed.iter().any(|r| Some(r) == s.get("slotId")));
                 }
                 for added in infos(msg.get("added")) {
-                    match slots.iter().position(|s| s.get("slotId") == added.get("slotId")) {
+                    match slots
+                        .iter()
+                        .position(|s| s.get("slotId") == added.get("slotId"))
+                    {
                         Some(i) => slots[i] = added,
                         None if slots.len() < MAX_SLOTS => slots.push(added),
                         None => {}
@@ -80,7 +83,10 @@ impl DeviceBook {
                 };
                 for delta in deltas.iter().filter_map(Value::as_object) {
                     // An unknown slotId is ignored (§5.3).
-                    if let Some(slot) = slots.iter_mut().find(|s| s.get("slotId") == delta.get("slotId")) {
+                    if let Some(slot) = slots
+                        .iter_mut()
+                        .find(|s| s.get("slotId") == delta.get("slotId"))
+                    {
                         for key in ["props", "slotState"] {
                             if let Some(d) = delta.get(key) {
                                 merge(slot.entry(key).or_insert(Value::Null), d);
@@ -137,19 +143,28 @@ fn text(v: Option<&Value>) -> String {
 }
 
 fn number(v: Option<&Value>) -> Option<u16> {
-    v.and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok())
+    v.and_then(Value::as_u64)
+        .and_then(|n| u16::try_from(n).ok())
 }
 
 fn view(slot: &Map<String, Value>) -> DeviceView {
     let props = slot.get("props");
     let state = slot.get("slotState");
     let prop = |k: &str| props.and_then(|p| p.get(k));
-    let limit = |ch: &str| number(state.and_then(|s| s.get(ch)).and_then(|c| c.get("intensityMax")));
+    let limit = |ch: &str| {
+        number(
+            state
+                .and_then(|s| s.get(ch))
+                .and_then(|c| c.get("intensityMax")),
+        )
+    };
     DeviceView {
         slot_id: text(slot.get("slotId")),
         name: text(slot.get("name")),
         kind: text(slot.get("type")),
-        connected: state.and_then(|s| s.get("hasDevice")).and_then(Value::as_bool),
+        connected: state
+            .and_then(|s| s.get("hasDevice"))
+            .and_then(Value::as_bool),
         battery: number(prop("power")).and_then(|p| u8::try_from(p.min(100)).ok()),
         strength: [number(prop("intensityA")), number(prop("intensityB"))],
         limit: [limit("channelA"), limit("channelB")],
@@ -211,11 +226,21 @@ mod tests {
         ] {
             b.apply(APP, bad);
         }
-        assert_eq!(b.devices(APP), Some(vec![]), "only the bad snapshot made an empty list");
+        assert_eq!(
+            b.devices(APP),
+            Some(vec![]),
+            "only the bad snapshot made an empty list"
+        );
         let many: Vec<String> = (0..40)
             .map(|i| format!(r#"{{"slotId":"s{i}","name":"{}","type":"COYOTE_030","props":{{"intensityA":-3,"power":900}}}}"#, "x".repeat(500)))
             .collect();
-        b.apply(APP, &format!(r#"{{"t":"ev","ev":"devices.snapshot","devices":[{}]}}"#, many.join(",")));
+        b.apply(
+            APP,
+            &format!(
+                r#"{{"t":"ev","ev":"devices.snapshot","devices":[{}]}}"#,
+                many.join(",")
+            ),
+        );
         let d = b.devices(APP).unwrap();
         assert_eq!(d.len(), MAX_SLOTS);
         assert_eq!(d[0].name.chars().count(), MAX_TEXT);

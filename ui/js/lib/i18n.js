@@ -310,6 +310,7 @@ export const STRINGS = {
     "v4.noDevices": "no devices",
     "v4.battery": "battery {pct} %",
     "v4.noBox": "box not connected",
+    "status.v4Connected": "DG-LAB App 4.x connected ({n}): listed, not driven yet",
   },
   zh: {
     "app.settings": "设置",
@@ -617,6 +618,7 @@ export const STRINGS = {
     "v4.noDevices": "无设备",
     "v4.battery": "电量 {pct} %",
     "v4.noBox": "设备未连接",
+    "status.v4Connected": "DG-LAB App 4.x 已连接（{n}）：仅列出，暂不能控制",
   },
 };
 
