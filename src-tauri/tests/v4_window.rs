@@ -17,6 +17,14 @@ const V4_PREFIX: &str = "https://dungeon-lab.cn/s/?v=1&action=socket&url=";
 /// The App socket URL inside a V4 link, decoded (`%XX` → byte), with the host made
 /// loopback: the test dials 127.0.0.1 whatever LAN address the QR code carries.
 fn socket_url(info: &Value) -> (String, String) {
+    let url = decoded(info);
+    let tid = url.rsplit("tid=").next().unwrap().to_owned();
+    let port = info["port"]["actual"].as_u64().unwrap();
+    (format!("ws://127.0.0.1:{port}/?tid={tid}"), tid)
+}
+
+/// The App socket URL inside a V4 link, as the phone reads it.
+fn decoded(info: &Value) -> String {
     let link = info["url"].as_str().unwrap();
     let encoded = link.strip_prefix(V4_PREFIX).expect("a V4 link");
     let bytes = encoded.as_bytes();
@@ -30,10 +38,7 @@ fn socket_url(info: &Value) -> (String, String) {
             i += 1;
         }
     }
-    let url = String::from_utf8(out).unwrap();
-    let tid = url.rsplit("tid=").next().unwrap().to_owned();
-    let port = info["port"]["actual"].as_u64().unwrap();
-    (format!("ws://127.0.0.1:{port}/?tid={tid}"), tid)
+    String::from_utf8(out).unwrap()
 }
 
 async fn send(ws: &mut Ws, data: Value) {
@@ -218,4 +223,45 @@ fn another_controllers_commands_never_reach_a_4x_app() {
         Value::Null,
         "another's App: not heard"
     );
+}
+
+/// The V4 port from the settings, as `run()` starts it: taken by another program (the
+/// official relay, say), the 4.x relay moves to a later port and the 4.x code says so;
+/// the SOCKET v2 relay is unaffected.
+#[test]
+fn a_busy_v4_port_moves_the_4x_relay_and_its_code_says_where() {
+    use dglab_hub_lib::state::Services;
+    use std::net::{IpAddr, Ipv4Addr};
+    let dir = scratch("v4-busy");
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = blocker.local_addr().unwrap().port();
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("config/settings.json"),
+        json!({"v4Port": busy, "pairingApp": "v4"}).to_string(),
+    )
+    .unwrap();
+    let app = dglab_hub_lib::build_app(tauri::test::mock_builder())
+        .build(tauri::test::mock_context(tauri::test::noop_assets()))
+        .unwrap();
+    let services = Services {
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        config_dir: dir.join("config"),
+        data_dir: dir.join("data"),
+        port: Some(0),
+        v4_port: None,
+        watchdog: None,
+    };
+    dglab_hub_lib::start_services(app.handle(), services).unwrap();
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let info = invoke(&w, "pairing_info", json!({})).unwrap();
+    assert_eq!(info["port"]["requested"], busy);
+    assert_eq!(info["port"]["reason"], "busy");
+    let actual = info["port"]["actual"].as_u64().unwrap();
+    assert_ne!(actual, u64::from(busy));
+    let url = decoded(&info);
+    assert!(url.contains(&format!(":{actual}/?tid=")), "{url}");
+    drop(blocker);
 }

@@ -95,7 +95,10 @@ export class QrPanel {
     const notes = [];
     // Why the port differs (a reserved port needs administrator rights; else it is busy);
     // the fallback is kept for the next start, so the QR code stays the same.
-    if (info.port.actual !== info.port.requested) notes.push(t(info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
+    // The 4.x code changes at every start anyway (a new controller id), so no port is kept for it.
+    if (info.port.actual !== info.port.requested) {
+      notes.push(t(info.app === "v4" ? "qr.v4PortMoved" : info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
+    }
     if (info.loopback_only && !typed) notes.push(t("qr.noLan"));
     setText(this.notice, notes.join(" "));
   }

@@ -311,6 +311,7 @@ export const STRINGS = {
     "v4.battery": "battery {pct} %",
     "v4.noBox": "box not connected",
     "status.v4Connected": "DG-LAB App 4.x connected ({n}): listed, not driven yet",
+    "qr.v4PortMoved": "Port {requested} cannot be used, so the 4.x relay listens on {actual}.",
   },
   zh: {
     "app.settings": "设置",
@@ -619,6 +620,7 @@ export const STRINGS = {
     "v4.battery": "电量 {pct} %",
     "v4.noBox": "设备未连接",
     "status.v4Connected": "DG-LAB App 4.x 已连接（{n}）：仅列出，暂不能控制",
+    "qr.v4PortMoved": "端口 {requested} 无法使用，4.x 服务改用 {actual}。",
   },
 };
 
