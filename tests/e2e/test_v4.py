@@ -86,7 +86,8 @@ def main():
         ours = wd.js("return document.querySelector(`#v4-apps-body tr[data-id='${arguments[0]}']`).children[3].textContent", ctx["id"])
         assert ours == "this window", ours
         wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "v4")
-        assert wd.text("#pairing-status") == "DG-LAB App 4.x connected (1): listed, not driven yet"
+        status = wd.js("return document.querySelector('#pairing-status').textContent")
+        assert status == "DG-LAB App 4.x connected (1): listed, not driven yet", status
 
     @step("a strength patch from the App shows in its slot")
     def _():
@@ -97,15 +98,17 @@ def main():
     @step("screenshot")
     def _():
         wd.js("document.querySelector('.v4-apps').scrollIntoView({block: 'center'});")
-        time.sleep(0.3)
+        time.sleep(0.8)  # every panel painted (the presets list arrives last)
         wd.screenshot(args.screenshot)
         print(f"    {args.screenshot}")
 
     @step("the choice is remembered: after a reload the panel is on 4.x")
     def _():
-        wd.js("location.reload()")
-        wait_for("the V4 link again", lambda: wd.js(
-            "const u = document.querySelector('#pairing-url'); return !!(u && u.textContent.startsWith(arguments[0]));", V4_PREFIX),
+        # A mark on the old page tells it apart from the new one.
+        wd.js("window.__beforeReload = true; location.reload()")
+        wait_for("the V4 link on the new page", lambda: wd.js(
+            "const u = document.querySelector('#pairing-url');"
+            "return !window.__beforeReload && !!(u && u.textContent.startsWith(arguments[0]));", V4_PREFIX),
             timeout=15)
         assert wd.js("return document.querySelector('#pairing-app-v4').checked")
 
@@ -115,6 +118,12 @@ def main():
         wait_for("no App row", lambda: slots(ctx["id"]) is None)
         wait_for("the empty line", lambda: wd.js("return !document.querySelector('#v4-apps-empty').hidden"))
         wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "not-connected")
+
+    @step("back to 3.x: the choice goes back to the SOCKET code (and stays so for the next scenario)")
+    def _():
+        wd.click("#pairing-app-socket + .qr-panel__app-name")
+        wait_for("the 3.x code", lambda: "DGLAB-SOCKET" in wd.text("#pairing-url"))
+        assert wd.text("#qr-hint").startswith("Scan with the DG-LAB App (SOCKET control)")
 
     passed = failed = skipped = 0
     try:
