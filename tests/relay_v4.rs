@@ -1417,8 +1417,10 @@ mod serve_flag {
         assert_eq!(status.code(), Some(0));
     }
 
-    /// With a cap, no V4 controller may drive an App until V4 frames go through the safety
-    /// policy: the relay refuses them rather than pass an uncapped strength (rule 1).
+    /// With a cap, the relay-wide policy binds V4 Apps too (rule 1): a controller's
+    /// `AddIntensity +150` reaches the App as at most the cap, a raise at the cap is refused
+    /// in the App's name, and on SIGTERM the App is cleared and set to 0 before the relay
+    /// closes.
     #[tokio::test]
     async fn with_caps_a_v4_controller_cannot_drive_an_app_past_the_policy() {
         let port = free_port();
@@ -1431,6 +1433,8 @@ mod serve_flag {
                 "0",
                 "--cap-a",
                 "10",
+                "--max-rise-per-sec",
+                "200",
             ])
             .args(["--v4-port", &port.to_string()])
             .env("DGLAB_LOG", "info")
@@ -1452,19 +1456,70 @@ mod serve_flag {
                 .unwrap()
                 .unwrap();
             if line.contains("V4 relay (DG-LAB App 4.x) on") {
+                assert!(line.contains("every App capped"), "{line}");
                 break;
             }
         }
         let url = format!("ws://127.0.0.1:{port}/v4");
         let mut c = Peer::connect(&url).await;
-        let mut a = Peer::connect(&format!("{url}?tid={}", c.id)).await;
-        assert_eq!(a.recv().await["type"], "controller_attached");
+        let app = SimApp::join(&url, &c.id, vec![Device::coyote3(SLOT)], Options::default()).await;
         assert_eq!(c.recv().await["type"], "client_attached");
-        let op = json!({"t":"req","reqId":"1","m":"device.op","p":{"ops":[{"slot":0,"ch":"A","strength":{"mode":"abs","v":150}}]}});
-        c.to(&a.id, op).await;
-        a.silent_for(QUIET).await;
-        let _ = child.kill();
-        let _ = child.wait();
+        let mut answers = vec![];
+        for i in 0..12 {
+            let id = format!("r{i}");
+            c.to(&app.id, json!({"t":"req","reqId":id,"m":"device.op","data":{"s":SLOT,"t":3,"c":0,"p":1,"v":150}}))
+                .await;
+            loop {
+                let f = c.recv_no_hb().await;
+                if f["data"]["t"] == "resp" && f["data"]["reqId"] == id {
+                    answers.push(f["data"]["error"].as_str().unwrap_or("ok").to_owned());
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(app.intensity(SLOT, 0), 10);
+        assert_eq!(
+            answers.iter().filter(|a| *a == "refused").count(),
+            2,
+            "{answers:?}"
+        );
+        let max_step = app
+            .until(|st| {
+                Some(
+                    st.requests
+                        .iter()
+                        .filter(|r| r["data"]["t"] == 3)
+                        .filter_map(|r| r["data"]["v"].as_i64())
+                        .max()
+                        .unwrap_or(0),
+                )
+            })
+            .await;
+        assert_eq!(max_step, 1, "no raise above +1 reached the App");
+        // A long waveform is playing when the relay is told to stop.
+        c.to(&app.id, json!({"t":"req","reqId":"w","m":"device.op","data":{"s":SLOT,"t":0,"c":0,"d":60000,"v":["0A0A0A0A64646464"]}}))
+            .await;
+        app.until(|st| (!sim_app_v4::running(st).is_empty()).then_some(()))
+            .await;
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        // Closed (with 1001, or without a frame when the App was still answering the stop).
+        let _ = app.closed().await;
+        assert_eq!(app.intensity(SLOT, 0), 0, "SIGTERM set the V4 App to 0");
+        assert!(
+            app.until(|st| Some(sim_app_v4::running(st).is_empty()))
+                .await
+        );
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
     }
 
     /// With `--local-terminal`, a V4 controller joins too and its link is printed: a 4.x

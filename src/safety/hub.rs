@@ -6,7 +6,10 @@ use super::event::{Block, SafetyEvent, StopReport};
 use super::guarded::Gate;
 use super::policy::{RelayPolicy, ZERO_AND_CLEAR};
 use super::stop;
+use super::v4_guarded::V4Gate;
+use super::v4_policy::V4Policy;
 use crate::protocol::command::Channel;
+use crate::relay::v4::V4Handle;
 use crate::relay::RelayHandle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -43,6 +46,10 @@ pub(crate) struct HubInner {
     pub(super) shutdown: CancellationToken,
     /// Relays whose every App this hub's caps and stop bind, with their policies.
     pub(super) relays: Mutex<Vec<(RelayHandle, Arc<RelayPolicy>)>>,
+    /// V4 relays (DG-LAB App 4.x) likewise bound, with their policies.
+    pub(super) v4_relays: Mutex<Vec<(V4Handle, Arc<V4Policy>)>>,
+    /// Guarded V4 controllers still alive.
+    pub(super) v4_gates: Mutex<Vec<Weak<V4Gate>>>,
 }
 
 impl std::fmt::Debug for HubInner {
@@ -115,6 +122,19 @@ impl HubInner {
             .clone()
     }
 
+    pub(super) fn v4_relays(&self) -> Vec<(V4Handle, Arc<V4Policy>)> {
+        self.v4_relays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(super) fn v4_gates(&self) -> Vec<Arc<V4Gate>> {
+        let mut list = self.v4_gates.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|g| g.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    }
+
     pub(crate) fn add_gate(&self, gate: &Arc<Gate>) {
         let mut list = self.gates.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|g| g.strong_count() > 0);
@@ -147,6 +167,17 @@ impl HubInner {
             reached.extend(apps);
         }
         report.apps = reached.len();
+        // Every V4 App likewise: every task cleared, 0 on every channel of every slot.
+        for (relay, policy) in self.v4_relays() {
+            let apps = relay.to_apps_first(None, &|a| policy.stop_payloads(a), true);
+            policy.stopped(&apps);
+            report.apps += apps.len();
+        }
+        // Guarded V4 controllers (on another relay the policy above does not reach).
+        for g in self.v4_gates() {
+            report.terminals += 1;
+            g.halt();
+        }
         for g in &gates {
             match g.halt(&reached) {
                 Ok(true) => {

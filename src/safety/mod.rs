@@ -51,6 +51,8 @@ mod policy;
 pub mod stop;
 #[cfg(test)]
 mod tests;
+mod v4_guarded;
+mod v4_policy;
 pub mod watchdog;
 
 pub use config::{ConfigError, SafetyConfig};
@@ -58,6 +60,7 @@ pub use error::SafetyError;
 pub use event::{Block, FollowChange, Limit, ResetReason, SafetyEvent, StopReport, STOP_RETRY};
 pub use guarded::{ChannelState, GuardState, GuardedEvents, GuardedTerminal, Outcome};
 pub use stop::{StopRegistration, Stoppable};
+pub use v4_guarded::GuardedV4Controller;
 
 use crate::protocol::command::Channel;
 use crate::terminal::{Terminal, TerminalEvents};
@@ -116,6 +119,8 @@ impl SafetyHub {
             lease_changed: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
             relays: Mutex::new(vec![]),
+            v4_relays: Mutex::new(vec![]),
+            v4_gates: Mutex::new(vec![]),
         });
         if config.watchdog.is_some() {
             watchdog::spawn(
@@ -222,6 +227,12 @@ impl SafetyHub {
         self.inner.emit(SafetyEvent::CapsChanged { cap_a, cap_b });
         for g in self.inner.gates() {
             g.settle_all(Limit::Cap);
+        }
+        for (relay, policy) in self.inner.v4_relays() {
+            relay.to_apps_first(None, &|a| policy.cap_corrections(a), false);
+        }
+        for g in self.inner.v4_gates() {
+            g.settle_caps();
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 
 pub mod local;
 pub mod remote;
+pub mod v4;
 
 use crate::protocol::codec;
 use crate::protocol::command::{

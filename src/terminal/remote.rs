@@ -55,7 +55,7 @@ pub enum ConnectError {
 impl ConnectError {
     /// Sorts a tungstenite error: a TLS failure gets its own variant, the rest stay
     /// WebSocket errors.
-    fn from_ws(e: tungstenite::Error) -> Self {
+    pub(crate) fn from_ws(e: tungstenite::Error) -> Self {
         #[cfg(feature = "tls")]
         {
             // tokio-tungstenite hands the TLS handshake's failure over as the io::Error that
@@ -97,7 +97,9 @@ pub enum TlsRoots {
 impl TlsRoots {
     /// The client configuration for these roots. Webpki's is built once and shared, which
     /// also shares rustls's session cache between connections.
-    fn client_config(self) -> Result<std::sync::Arc<rustls::ClientConfig>, rustls::Error> {
+    pub(crate) fn client_config(
+        self,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, rustls::Error> {
         use std::sync::{Arc, OnceLock};
         fn build(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
             // The provider is named here rather than taken from the process default, which

@@ -110,21 +110,6 @@ async fn serve(args: ServeArgs) -> i32 {
         addrs.join(", "),
         args.max_connections
     );
-    let v4 = match crate::v4::start(
-        v4_listeners,
-        &args.v4,
-        &v4_limits,
-        args.local_terminal,
-        args.relay_policy,
-    ) {
-        Ok(v4) => v4,
-        Err(e) => {
-            eprintln!("error: cannot start the V4 relay: {e}");
-            relay.shutdown().await;
-            return 1;
-        }
-    };
-
     // One hub for the local terminal's gate and, with a safety flag, for every App.
     let hub = if args.local_terminal || args.relay_policy {
         match SafetyHub::new(args.safety.clone()) {
@@ -144,6 +129,23 @@ async fn serve(args: ServeArgs) -> i32 {
         }
         stop_on_panic(hub.clone());
     }
+    // The V4 relay starts with the hub's policy already on it (with a safety flag), so no
+    // 4.x App is ever reachable uncapped.
+    let v4_policy = hub.as_ref().filter(|_| args.relay_policy);
+    let v4 = match crate::v4::start(
+        v4_listeners,
+        &args.v4,
+        &v4_limits,
+        args.local_terminal,
+        v4_policy,
+    ) {
+        Ok(v4) => v4,
+        Err(e) => {
+            eprintln!("error: cannot start the V4 relay: {e}");
+            relay.shutdown().await;
+            return 1;
+        }
+    };
     let mut safety_events = hub.as_ref().map(SafetyHub::subscribe);
     let (terminal, mut terminal_events) = match (&hub, args.local_terminal) {
         (Some(hub), true) => {

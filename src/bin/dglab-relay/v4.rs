@@ -149,7 +149,7 @@ pub fn start(
     args: &V4Args,
     limits: &dglab_core::relay::RelayConfig,
     local_controller: bool,
-    capped: bool,
+    policy: Option<&dglab_core::safety::SafetyHub>,
 ) -> Result<Option<Running>, std::io::Error> {
     if listeners.is_empty() {
         return Ok(None);
@@ -165,14 +165,9 @@ pub fn start(
         ..V4Config::server()
     };
     let relay = v4::start_many(listeners, config)?;
-    if capped {
-        // The caps and STOP do not reach V4 frames yet: refusing them is the only way the
-        // promise "every App capped" holds for a 4.x App too.
-        relay.set_guard(Some(std::sync::Arc::new(RefuseControllers)));
-        log::warn!(
-            "V4 relay: the safety caps do not cover DG-LAB App 4.x yet, so its controllers' \
-             commands are refused (Apps still pair)"
-        );
+    if let Some(hub) = policy {
+        // Before any App can connect: the caps, the rise rate and STOP bind every 4.x App.
+        hub.guard_v4(&relay);
     }
     // Before the startup line: whoever waits for that line may connect at once.
     let mut rx = relay.subscribe();
@@ -180,8 +175,13 @@ pub fn start(
     relay.set_relayed_events(crate::logger::debug_enabled());
     let addrs: Vec<String> = relay.local_addrs().iter().map(|a| a.to_string()).collect();
     let secs = |d: Option<Duration>| d.map_or("off".to_owned(), |d| format!("{} s", d.as_secs()));
+    let capped = if policy.is_some() {
+        "; every App capped, and stopped on exit"
+    } else {
+        ""
+    };
     log::info!(
-        "V4 relay (DG-LAB App 4.x) on {} at /, /v4 (heartbeat {}, idle timeout {})",
+        "V4 relay (DG-LAB App 4.x) on {} at /, /v4 (heartbeat {}, idle timeout {}{capped})",
         addrs.join(", "),
         secs(args.heartbeat),
         secs(args.idle_timeout)
@@ -462,18 +462,4 @@ mod tests {
             "V4 controller 3f9a1c07 left (idle_timeout)"
         );
     }
-}
-
-/// Refuses every controller frame bound for a V4 App, answering `refused` in its name.
-#[derive(Debug)]
-struct RefuseControllers;
-
-impl v4::V4Guard for RefuseControllers {
-    fn controller_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> v4::V4Verdict {
-        v4::V4Verdict::Refuse(None)
-    }
-    fn app_sent(&self, _app: v4::V4Id, _controller: v4::V4Id, _data: &str) -> Vec<String> {
-        vec![]
-    }
-    fn app_left(&self, _app: v4::V4Id) {}
 }

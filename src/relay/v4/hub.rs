@@ -342,6 +342,44 @@ impl Hub {
         r
     }
 
+    /// Sends each App (every one, or those in `only`) the payloads `payloads` gives it, as
+    /// if from its controller, on the control lane: ahead of everything queued for it, and
+    /// with `purge` dropping what is queued (a stop: nothing queued before it may follow).
+    /// `payloads` runs under the table's lock, so it must return at once. Returns the Apps
+    /// reached.
+    pub(crate) fn to_apps_first(
+        &self,
+        only: Option<&[V4Id]>,
+        payloads: &dyn Fn(V4Id) -> Vec<String>,
+        purge: bool,
+    ) -> Vec<V4Id> {
+        let st = self.lock();
+        let mut reached = vec![];
+        for (id, c) in &st.conns {
+            if c.role != V4Role::App || c.controller.is_none() {
+                continue;
+            }
+            if only.is_some_and(|o| !o.contains(id)) {
+                continue;
+            }
+            let Outbox::Socket(tx) = &c.outbox else {
+                continue;
+            };
+            let texts: Vec<Message> = payloads(*id)
+                .iter()
+                .map(|p| Message::text(frames::to_app(p)))
+                .collect();
+            if texts.is_empty() {
+                continue;
+            }
+            if tx.push_urgent(texts, purge).is_ok() {
+                reached.push(*id);
+            }
+        }
+        reached.sort();
+        reached
+    }
+
     /// The Apps of a controller, in the order they attached.
     pub(crate) fn apps_of(&self, controller: V4Id) -> Vec<V4Id> {
         self.lock()

@@ -193,6 +193,20 @@ impl V4Handle {
         self.hub.set_guard(guard);
     }
 
+    /// Sends every attached App (or those in `only`) the payloads `payloads(app)` gives,
+    /// as if from its controller, ahead of everything queued for it and never refused for
+    /// a full queue; with `purge`, what was queued is dropped. For the emergency stop
+    /// (`device.op.clear` and strength 0 per slot, which only the policy knows). `payloads`
+    /// runs under the relay's lock: it must return at once. Returns the Apps reached.
+    pub fn to_apps_first(
+        &self,
+        only: Option<&[V4Id]>,
+        payloads: &dyn Fn(V4Id) -> Vec<String>,
+        purge: bool,
+    ) -> Vec<V4Id> {
+        self.hub.to_apps_first(only, payloads, purge)
+    }
+
     /// Whether [`V4Handle::shutdown`] has begun.
     pub fn is_shut_down(&self) -> bool {
         self.shutdown.is_cancelled()
