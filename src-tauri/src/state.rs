@@ -178,19 +178,21 @@ impl AppState {
             heartbeat_interval: Some(Duration::from_secs(settings.heartbeat_secs.into())),
             ..RelayConfig::default()
         };
-        let v4 = crate::v4::V4Side::start(
-            services.bind,
-            services.v4_port.unwrap_or(settings.v4_port),
-            &relay_config,
-        )
-        .await?;
-        let relay = dglab_core::relay::start(listener, relay_config)?;
+        let relay = dglab_core::relay::start(listener, relay_config.clone())?;
         let safety = SafetyHub::new(SafetyConfig {
             cap_a: settings.cap_a,
             cap_b: settings.cap_b,
             max_rise_per_sec: settings.max_rise_per_sec,
             watchdog: services.watchdog,
         })?;
+        // The same caps and STOP bind every DG-LAB App 4.x on the V4 relay.
+        let v4 = crate::v4::V4Side::start(
+            services.bind,
+            services.v4_port.unwrap_or(settings.v4_port),
+            &relay_config,
+            &safety,
+        )
+        .await?;
         // The user's caps and STOP bind every App on this relay, not only ours: another
         // terminal, the vendor's web page or a game mod pairing its own App included.
         safety.guard_relay(&relay);

@@ -3,12 +3,11 @@
 //! in-process V4 controller (its id is the `tid` in the 4.x QR code), and what the binding
 //! table shows of it: every V4 controller, its Apps, and the device slots our Apps report.
 //!
-//! Until the core's V4 safety policy and controller land (`SafetyHub::guard_v4`, the V4
-//! controller handle; branch `v4-core`), rule 1 holds by refusing: every frame a controller
-//! sends towards a V4 App is refused ([`RefuseControllers`], as `dglab-relay serve` does with
-//! caps), so an App pairs and is listed but nothing uncapped can reach it; our own
-//! controller sends nothing. Swapping the stopgap for the policy is one line in
-//! [`V4Side::start`].
+//! Rule 1 covers it: the core's V4 policy (`SafetyHub::guard_v4`) binds every App on this
+//! relay, whoever drives it — the user's caps per slot channel, the rise rate, STOP (which
+//! reaches every 4.x App first), a new slot at 0, an App reporting above its cap sent back
+//! down. Our own controller sends nothing yet: driving 4.x devices from the window is
+//! still to come.
 
 pub mod devices;
 
@@ -18,7 +17,7 @@ use dglab_core::relay::v4::{
     self, V4Config, V4ControllerInfo, V4Event, V4Handle, V4Id, V4Inbox, V4Incoming, V4LocalLink,
     V4Role,
 };
-use dglab_core::RelayConfig;
+use dglab_core::{RelayConfig, SafetyHub};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,11 +57,17 @@ impl std::fmt::Debug for V4Side {
 
 impl V4Side {
     /// Binds `preferred` on `ip` (or the next free port), starts the relay with the SOCKET v2
-    /// relay's connection limits and joins our controller. Inside the Tokio runtime.
+    /// relay's connection limits, puts it under `safety` (caps, rise rate, STOP) before
+    /// anyone can connect, and joins our controller. Inside the Tokio runtime.
     ///
     /// # Errors
     /// Not even an OS-chosen port could be bound.
-    pub async fn start(ip: IpAddr, preferred: u16, limits: &RelayConfig) -> std::io::Result<Self> {
+    pub async fn start(
+        ip: IpAddr,
+        preferred: u16,
+        limits: &RelayConfig,
+        safety: &SafetyHub,
+    ) -> std::io::Result<Self> {
         // No remembered fallback: the QR code changes at every start anyway (a controller's
         // id is new each time, spec §4.4), so a stable port buys nothing.
         let bound = bind_with_fallback(ip, preferred, None).await?;
@@ -79,9 +84,8 @@ impl V4Side {
             ..V4Config::default()
         };
         let relay = v4::start(bound.listener, config)?;
-        // Rule 1 before anyone can connect. Replace with `safety.guard_v4(&relay)` once the
-        // core's V4 policy exists.
-        relay.set_guard(Some(Arc::new(RefuseControllers)));
+        // Rule 1 before anyone can connect.
+        safety.guard_v4(&relay);
         let (link, inbox) = relay.join_local();
         log::info!(
             "V4 relay (DG-LAB App 4.x) listening on {}, controller {}",
@@ -224,19 +228,4 @@ fn view(relay: &V4Handle, ours: V4Id, book: &DeviceBook) -> Vec<V4ControllerView
         .collect();
     rows.sort_by_key(|c| !c.ours); // stable: the others keep the relay's order
     rows
-}
-
-/// Refuses every controller frame bound for a V4 App (the App's controller gets an `error`
-/// `refused` naming it): the stopgap that keeps rule 1 until the core's V4 policy exists.
-#[derive(Debug)]
-pub struct RefuseControllers;
-
-impl v4::V4Guard for RefuseControllers {
-    fn controller_sent(&self, _app: V4Id, _controller: V4Id, _data: &str) -> v4::V4Verdict {
-        v4::V4Verdict::Refuse(None)
-    }
-    fn app_sent(&self, _app: V4Id, _controller: V4Id, _data: &str) -> Vec<String> {
-        vec![]
-    }
-    fn app_left(&self, _app: V4Id) {}
 }

@@ -1,8 +1,8 @@
 //! The DG-LAB App 4.x in the window (issue 13 point 4), through real IPC on Tauri's mock
 //! runtime against the app's real V4 relay on 127.0.0.1: the pairing panel's App choice
 //! (remembered), a simulated 4.x App pairing through the V4 link and its device slots in
-//! the binding table, and no controller command reaching a 4.x App while the caps do not
-//! cover V4.
+//! the binding table, and the user's caps and STOP binding another controller's 4.x App on
+//! the window's relay.
 
 mod common;
 
@@ -175,17 +175,32 @@ fn a_4x_app_pairs_through_the_v4_link_and_its_device_slots_are_listed() {
     assert!(!rows.to_string().contains(&app_id));
 }
 
-/// Rule 1 while the caps do not cover V4 yet: a controller on the window's V4 relay (a
-/// dglab-kit script, say) pairs its App but its commands never reach it; it is told
-/// `refused`.
+/// The device.op requests (their `data`) an App received until `quiet` passes without one.
+async fn ops_until_quiet(ws: &mut Ws, quiet: Duration) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let mut out = vec![];
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(quiet, ws.next()).await {
+        let Message::Text(t) = m else { continue };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if v["type"] == "message" && v["data"]["t"] == "req" {
+            out.push(v["data"].clone());
+        }
+    }
+    out
+}
+
+/// Rule 1 on the window's V4 relay: another controller (a dglab-kit script, say) pairs its
+/// own 4.x App, and what it sends is bounded by the user's caps (default 40) — a new slot
+/// starts at 0, +200 never arrives — and the window's STOP reaches that App too (cleared
+/// and at 0), after which a raise is refused in the controller's own terms.
 #[test]
-fn another_controllers_commands_never_reach_a_4x_app() {
-    let dir = scratch("v4-refuse");
+fn another_controllers_4x_app_is_capped_and_stopped_by_the_window() {
+    let dir = scratch("v4-capped");
     let (_app, w) = app_in(&dir);
     let info = invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
     let port = info["port"]["actual"].as_u64().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
+    let (mut ctl, mut app, aid) = rt.block_on(async {
         let base = format!("ws://127.0.0.1:{port}");
         let (mut ctl, _) = tokio_tungstenite::connect_async(&base).await.unwrap();
         let cid = next_json(&mut ctl).await["clientId"]
@@ -200,17 +215,63 @@ fn another_controllers_commands_never_reach_a_4x_app() {
             .unwrap()
             .to_owned();
         assert_eq!(next_json(&mut app).await["type"], "controller_attached");
-        assert_eq!(next_json(&mut ctl).await["type"], "client_attached");
+        send(
+            &mut app,
+            json!({"t": "ev", "ev": "devices.snapshot", "devices": [{"slotId": "s1", "name": "Coyote",
+                "type": "COYOTE_030", "props": {"intensityA": 0, "intensityB": 0},
+                "slotState": {"hasDevice": true}}]}),
+        )
+        .await;
+        (ctl, app, aid)
+    });
+    rt.block_on(async {
+        // Whatever the policy sends a new slot (its zeroing) first.
+        ops_until_quiet(&mut app, Duration::from_millis(300)).await;
         let op = json!({"type": "message", "clientId": aid, "data":
-            {"t": "req", "reqId": "1", "m": "device.op", "data": {"s": "s1", "t": 3, "c": 0, "v": 200}}});
+            {"t": "req", "reqId": "1", "m": "device.op", "data": {"s": "s1", "t": 3, "c": 0, "p": 1, "v": 200}}});
         ctl.send(Message::text(op.to_string())).await.unwrap();
-        let answer = next_json(&mut ctl).await;
-        assert_eq!(answer["type"], "error");
-        assert_eq!(answer["code"], "refused");
-        // The App hears nothing from its controller (an application ping proves the socket
-        // is live and that nothing was queued before the pong).
-        app.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
-        assert_eq!(next_json(&mut app).await["type"], "pong");
+        let got = ops_until_quiet(&mut app, Duration::from_millis(500)).await;
+        let raised: i64 = got
+            .iter()
+            .filter(|r| r["m"] == "device.op" && r["data"]["t"] == 3 && r["data"]["c"] == 0)
+            .map(|r| r["data"]["v"].as_i64().unwrap())
+            .sum();
+        assert!(
+            (1..=40).contains(&raised),
+            "A raised, within the cap: {raised} in total: {got:?}"
+        );
+    });
+
+    invoke(&w, "emergency_stop", json!({})).unwrap();
+    rt.block_on(async {
+        let got = ops_until_quiet(&mut app, Duration::from_millis(500)).await;
+        assert!(
+            got.iter().any(|r| r["m"] == "device.op.clear"),
+            "STOP clears the 4.x App: {got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|r| r["m"] == "device.op" && r["data"]["t"] == 7 && r["data"]["c"] == 0),
+            "STOP sets A to 0: {got:?}"
+        );
+        // While stopped, a raise never reaches the App and its controller is told.
+        let op = json!({"type": "message", "clientId": aid, "data":
+            {"t": "req", "reqId": "2", "m": "device.op", "data": {"s": "s1", "t": 3, "c": 0, "p": 1, "v": 5}}});
+        ctl.send(Message::text(op.to_string())).await.unwrap();
+        loop {
+            let f = next_json(&mut ctl).await;
+            if f["type"] == "message" && f["data"]["reqId"] == "2" {
+                assert!(f["data"]["error"].is_string(), "{f}");
+                break;
+            }
+        }
+        let after = ops_until_quiet(&mut app, Duration::from_millis(300)).await;
+        assert!(
+            !after
+                .iter()
+                .any(|r| r["data"]["t"] == 3 && r["data"]["v"].as_i64() > Some(0)),
+            "{after:?}"
+        );
     });
     let rows = invoke(&w, "v4_apps", json!({})).unwrap();
     assert_eq!(
