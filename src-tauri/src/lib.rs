@@ -96,6 +96,7 @@ commands![
     // DG-LAB App 4.x (issue 13 point 4).
     v4::v4_apps,
     v4::set_pairing_app,
+    v4::v4_set_strength,
     strength::strength_state,
     strength::set_strength,
     strength::step_strength,

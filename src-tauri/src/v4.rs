@@ -6,19 +6,22 @@
 //! Rule 1 covers it: the core's V4 policy (`SafetyHub::guard_v4`) binds every App on this
 //! relay, whoever drives it — the user's caps per slot channel, the rise rate, STOP (which
 //! reaches every 4.x App first), a new slot at 0, an App reporting above its cap sent back
-//! down. Our own controller sends nothing yet: driving 4.x devices from the window is
-//! still to come.
+//! down. Our own controller is the core's guarded V4 controller
+//! (`SafetyHub::guard_v4_controller`): the window drives each reported slot channel through
+//! it ([`V4Side::set_strength`]), within the same caps, rise rate and STOP.
 
 pub mod devices;
 
 use crate::state::{bind_with_fallback, PortInfo};
-use devices::{DeviceBook, DeviceView};
-use dglab_core::relay::v4::{
-    self, V4Config, V4ControllerInfo, V4Event, V4Handle, V4Id, V4Inbox, V4Incoming, V4LocalLink,
-    V4Role,
+use devices::DeviceView;
+use dglab_core::relay::v4::{self, V4Config, V4ControllerInfo, V4Event, V4Handle, V4Id, V4Role};
+use dglab_core::safety::GuardedV4Controller;
+use dglab_core::terminal::v4::{
+    V4Controller, V4ControllerError, V4ControllerEvent, V4ControllerEvents,
 };
 use dglab_core::{RelayConfig, SafetyHub};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,19 +41,19 @@ pub struct V4Side {
     pub relay: V4Handle,
     /// Where it listens: requested and actual port, as for the SOCKET v2 relay.
     pub port: PortInfo,
-    /// Our controller's membership; dropping it would end every 4.x pairing.
-    link: V4LocalLink,
-    /// Its inbox until the forwarder takes it.
-    inbox: Mutex<Option<V4Inbox>>,
-    /// What each of our Apps reported of its devices.
-    book: Arc<Mutex<DeviceBook>>,
+    /// Our controller, behind the gate; dropping it would end every 4.x pairing.
+    controller: GuardedV4Controller,
+    /// Its events until the forwarder takes them.
+    events: Mutex<Option<V4ControllerEvents>>,
+    /// Our Apps that have reported their devices (before that the table says "waiting").
+    reported: Arc<Mutex<HashSet<V4Id>>>,
 }
 
 impl std::fmt::Debug for V4Side {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("V4Side")
             .field("relay", &self.relay.local_addr())
-            .field("controller", &self.link.id())
+            .field("controller", &self.controller.id())
             .finish_non_exhaustive()
     }
 }
@@ -86,11 +89,12 @@ impl V4Side {
         let relay = v4::start(bound.listener, config)?;
         // Rule 1 before anyone can connect.
         safety.guard_v4(&relay);
-        let (link, inbox) = relay.join_local();
+        let (raw, raw_events) = V4Controller::local(&relay);
+        let (controller, events) = safety.guard_v4_controller(raw, raw_events);
         log::info!(
             "V4 relay (DG-LAB App 4.x) listening on {}, controller {}",
             relay.local_addr(),
-            link.id()
+            controller.id()
         );
         Ok(V4Side {
             relay,
@@ -99,56 +103,80 @@ impl V4Side {
                 actual,
                 reason: bound.reason,
             },
-            link,
-            inbox: Mutex::new(Some(inbox)),
-            book: Arc::default(),
+            controller,
+            events: Mutex::new(Some(events)),
+            reported: Arc::default(),
         })
     }
 
     /// Our controller's id: the `tid` in the 4.x QR code.
     pub fn controller_id(&self) -> V4Id {
-        self.link.id()
+        self.controller.id()
     }
 
     /// The table now: every controller (ours first), its Apps and their devices.
     pub fn view(&self) -> Vec<V4ControllerView> {
-        view(&self.relay, self.link.id(), &lock(&self.book))
+        view(&self.relay, &self.controller, &lock(&self.reported))
+    }
+
+    /// Sets channel `c` (0 = A, 1 = B) of `slot` on our App `app` to `value` through the
+    /// gate: within the cap, a raise as a ramp, refused while stopped. Returns the level it
+    /// will reach.
+    ///
+    /// # Errors
+    /// The guarded controller's: no such App or slot, refused (stopped), off the relay.
+    pub fn set_strength(
+        &self,
+        app: V4Id,
+        slot: &str,
+        c: u8,
+        value: u8,
+    ) -> Result<i64, V4ControllerError> {
+        self.controller.set_strength(app, slot, c, i64::from(value))
     }
 
     /// Forwards the relay's events and our Apps' device reports to the window as
     /// [`EVENT_V4_APPS`]. Once; later calls do nothing.
     pub fn spawn_forwarders<R: Runtime>(&self, app: &AppHandle<R>) {
-        let Some(mut inbox) = lock(&self.inbox).take() else {
+        let Some(mut events) = lock(&self.events).take() else {
             return;
         };
-        let ours = self.link.id();
-        let (a, relay, book) = (app.clone(), self.relay.clone(), self.book.clone());
+        let ours = self.controller.clone();
+        let (a, relay, reported) = (app.clone(), self.relay.clone(), self.reported.clone());
         let mut rx = self.relay.subscribe();
         tauri::async_runtime::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(V4Event::Relayed { .. } | V4Event::Error { .. }) => continue,
                     Ok(V4Event::ErrorsNotShown { .. }) => continue,
-                    Ok(V4Event::Detached { app, .. }) => lock(&book).forget(app),
+                    Ok(V4Event::Detached { app, .. }) => {
+                        lock(&reported).remove(&app);
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(n)) => log::debug!("V4 events lagged by {n}"),
                     Err(RecvError::Closed) => break,
                 }
-                emit(&a, view(&relay, ours, &lock(&book)));
+                emit(&a, view(&relay, &ours, &lock(&reported)));
             }
         });
-        let (a, relay, book) = (app.clone(), self.relay.clone(), self.book.clone());
+        let ours = self.controller.clone();
+        let (a, relay, reported) = (app.clone(), self.relay.clone(), self.reported.clone());
         tauri::async_runtime::spawn(async move {
-            while let Some(incoming) = inbox.recv().await {
-                let changed = match incoming {
-                    V4Incoming::Message { app, data } => lock(&book).apply(app, &data),
-                    V4Incoming::Attached(_) | V4Incoming::Detached(_) => false,
-                };
-                if changed {
-                    emit(&a, view(&relay, ours, &lock(&book)));
+            while let Some(ev) = events.recv().await {
+                match ev {
+                    V4ControllerEvent::Devices { app, .. } => {
+                        lock(&reported).insert(app);
+                    }
+                    V4ControllerEvent::Slots { .. } => {}
+                    V4ControllerEvent::Closed => break,
+                    _ => continue,
                 }
+                emit(&a, view(&relay, &ours, &lock(&reported)));
             }
-            log::warn!("V4 controller {ours} is off the relay; 4.x pairing needs a restart");
+            log::warn!(
+                "V4 controller {} is off the relay; 4.x pairing needs a restart",
+                ours.id()
+            );
         });
     }
 }
@@ -203,7 +231,12 @@ fn millis(t: SystemTime) -> u64 {
 
 /// The table from the relay's snapshot and the device book; ours first, then the others
 /// oldest first.
-fn view(relay: &V4Handle, ours: V4Id, book: &DeviceBook) -> Vec<V4ControllerView> {
+fn view(
+    relay: &V4Handle,
+    controller: &GuardedV4Controller,
+    reported: &HashSet<V4Id>,
+) -> Vec<V4ControllerView> {
+    let ours = controller.id();
     let mut rows: Vec<V4ControllerView> = relay
         .snapshot()
         .iter()
@@ -221,7 +254,13 @@ fn view(relay: &V4Handle, ours: V4Id, book: &DeviceBook) -> Vec<V4ControllerView
                     remote: a.remote.map(|r| r.to_string()),
                     connected_since_ms: millis(a.connected_since),
                     rtt_ms: a.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
-                    devices: (c.id == ours).then(|| book.devices(a.id)).flatten(),
+                    devices: (c.id == ours && reported.contains(&a.id)).then(|| {
+                        controller
+                            .devices(a.id)
+                            .iter()
+                            .map(|d| DeviceView::of(&d.info))
+                            .collect()
+                    }),
                 })
                 .collect(),
         })

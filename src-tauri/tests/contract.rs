@@ -196,6 +196,13 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             "v4_apps".to_owned(),
             json!({ "args": [], "returns": shape(&table) }),
         );
+        let app4_id = table[0]["apps"][0]["id"].clone();
+        let args = json!({ "app": app4_id, "slot": "s1", "channel": "A", "value": 3 });
+        let level = invoke(&w, "v4_set_strength", args.clone()).unwrap();
+        commands.insert(
+            "v4_set_strength".to_owned(),
+            json!({ "args": args.as_object().unwrap().keys().collect::<Vec<_>>(), "returns": shape(&level) }),
+        );
     });
 
     let registered: Vec<&str> = commands.keys().map(String::as_str).collect();

@@ -326,3 +326,60 @@ fn a_busy_v4_port_moves_the_4x_relay_and_its_code_says_where() {
     assert!(url.contains(&format!(":{actual}/?tid=")), "{url}");
     drop(blocker);
 }
+
+/// The window drives a 4.x slot through the gate: "A to 100" with the default cap of 40
+/// reaches the App as raises totalling at most 40; STOP then refuses a raise in words
+/// (`stopped`), and a slot the App never showed is `v4_no_device`.
+#[test]
+fn the_window_sets_a_4x_slot_within_the_cap_and_not_while_stopped() {
+    let dir = scratch("v4-drive");
+    let (_app, w) = app_in(&dir);
+    let info = invoke(&w, "set_pairing_app", json!({"pairingApp": "v4"})).unwrap();
+    let (url, _) = socket_url(&info);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        assert_eq!(next_json(&mut ws).await["type"], "hello");
+        assert_eq!(next_json(&mut ws).await["type"], "controller_attached");
+        send(
+            &mut ws,
+            json!({"t": "ev", "ev": "devices.snapshot", "devices": [{"slotId": "s1", "name": "Coyote",
+                "type": "COYOTE_030", "props": {"intensityA": 0, "intensityB": 0},
+                "slotState": {"hasDevice": true}}]}),
+        )
+        .await;
+        ops_until_quiet(&mut ws, Duration::from_millis(300)).await;
+        ws
+    });
+    let rows = until(&w, |t| t[0]["apps"][0]["devices"].is_array());
+    let app = rows[0]["apps"][0]["id"].as_str().unwrap().to_owned();
+    let set = |ch: &str, value: u8| {
+        invoke(
+            &w,
+            "v4_set_strength",
+            json!({"app": app, "slot": "s1", "channel": ch, "value": value}),
+        )
+    };
+    assert_eq!(set("A", 100).unwrap(), 40, "the cap");
+    let got = rt.block_on(ops_until_quiet(&mut ws, Duration::from_millis(400)));
+    let raised: i64 = got
+        .iter()
+        .filter(|r| r["m"] == "device.op" && r["data"]["t"] == 3 && r["data"]["c"] == 0)
+        .map(|r| r["data"]["v"].as_i64().unwrap())
+        .sum();
+    assert!((1..=40).contains(&raised), "{raised}: {got:?}");
+    assert!(
+        got.iter().all(|r| r["data"]["c"] != 1),
+        "B untouched: {got:?}"
+    );
+
+    invoke(&w, "emergency_stop", json!({})).unwrap();
+    assert_eq!(set("B", 5).unwrap_err()["kind"], "stopped");
+    let missing = invoke(
+        &w,
+        "v4_set_strength",
+        json!({"app": app, "slot": "nope", "channel": "A", "value": 0}),
+    )
+    .unwrap_err();
+    assert_eq!(missing["kind"], "v4_no_device");
+}

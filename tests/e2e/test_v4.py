@@ -42,7 +42,7 @@ def main():
 
     def slots(app_id):
         return wd.js("const r = document.querySelector(`#v4-apps-body tr[data-id='${arguments[0]}']`);"
-                     "return r ? Array.from(r.querySelectorAll('li'), li => li.textContent) : null;", app_id)
+                     "return r ? Array.from(r.querySelectorAll('.v4-apps__slot'), s => s.textContent) : null;", app_id)
 
     @step("the pairing panel offers the 4.x and 3.x Apps, saying which version each is for")
     def _():
@@ -87,13 +87,26 @@ def main():
         assert ours == "this window", ours
         wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "v4")
         status = wd.js("return document.querySelector('#pairing-status').textContent")
-        assert status == "DG-LAB App 4.x connected (1): listed, not driven yet", status
+        assert status == "DG-LAB App 4.x connected (1)", status
 
     @step("a strength patch from the App shows in its slot")
     def _():
         ctx["app"].send_json({"type": "message", "data": {"t": "ev", "ev": "slots.patch", "slots": [
             {"slotId": "slot-1", "props": {"intensityA": 7}}]}})
         wait_for("A at 7", lambda: (slots(ctx["id"]) or [""])[0].startswith("郊狼 3.0 (COYOTE_030) · A 7/50"))
+
+    @step("+ on A drives the Coyote through the gate: the App gets a raise of 1 on channel A")
+    def _():
+        wd.click("#v4-apps-body li[data-slot='slot-1'] .v4-apps__step[data-ch='A'][data-to='8']")
+        deadline = time.time() + 5
+        while True:
+            assert time.time() < deadline, "no raise reached the App"
+            f = ctx["app"].recv_json()
+            d = f.get("data") or {}
+            if f.get("type") == "message" and d.get("m") == "device.op" and d["data"].get("t") == 3:
+                assert d["data"]["c"] == 0 and d["data"]["s"] == "slot-1" and d["data"]["v"] == 1, d
+                break
+        print(f"    the App got {json.dumps(d['data'])}")
 
     @step("screenshot")
     def _():
@@ -116,7 +129,8 @@ def main():
     def _():
         ctx["app"].close()
         wait_for("no App row", lambda: slots(ctx["id"]) is None)
-        wait_for("the empty line", lambda: wd.js("return !document.querySelector('#v4-apps-empty').hidden"))
+        wait_for("the empty line", lambda: wd.js(
+            "return document.querySelector('#v4-apps-empty').hidden ? document.querySelector('#v4-apps-body').innerHTML.slice(0, 600) : true") is True)
         wait_for("the status line", lambda: wd.js("return document.querySelector('#pairing-status').dataset.state") == "not-connected")
 
     @step("back to 3.x: the choice goes back to the SOCKET code (and stays so for the next scenario)")

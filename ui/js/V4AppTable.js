@@ -1,12 +1,14 @@
 // The binding table's DG-LAB App 4.x part: every V4 controller (this window's first), its
 // Apps, and the device slots each App reported (name, type, strength per channel against
 // the App's own limit, battery, Bluetooth). Redrawn from the backend's whole table each
-// time it says something changed; only "connected for" ticks locally.
+// time it says something changed; only "connected for" ticks locally. Each slot of our
+// Apps has −, + and 0 per channel: the backend sets it through the safety gate (caps,
+// rise rate, STOP) and the App's next report shows where it is.
 
 import { backend } from "./backend.js";
-import { h, setText } from "./lib/dom.js";
+import { h, notify, setText } from "./lib/dom.js";
 import { formatDuration, formatRtt } from "./lib/format.js";
-import { t } from "./lib/i18n.js";
+import { t, words } from "./lib/i18n.js";
 import { slotText } from "./lib/v4-slot.js";
 
 export class V4AppTable {
@@ -20,7 +22,7 @@ export class V4AppTable {
         "table",
         {},
         h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", {}, t(k))))),
-        (this.body = h("tbody", { id: "v4-apps-body" })),
+        (this.body = h("tbody", { id: "v4-apps-body", onclick: (e) => this.press(e) })),
       ),
       (this.empty = h("p", { class: "v4-apps__empty", id: "v4-apps-empty" }, t("v4.empty"))),
     );
@@ -40,7 +42,7 @@ export class V4AppTable {
           ? h("span", { class: "v4-apps__unknown" }, t(a.controller.ours ? "v4.waiting" : "v4.notOurs"))
           : a.devices.length === 0
             ? h("span", { class: "v4-apps__unknown" }, t("v4.noDevices"))
-            : h("ul", { class: "v4-apps__slots" }, ...a.devices.map((d) => h("li", { "data-slot": d.slot_id, title: d.slot_id }, slotText(d))));
+            : h("ul", { class: "v4-apps__slots" }, ...a.devices.map((d) => h("li", { "data-slot": d.slot_id, title: d.slot_id }, h("span", { class: "v4-apps__slot" }, slotText(d)), this.controls(a.id, d))));
       return h(
         "tr",
         { "data-id": a.id, class: a.controller.ours ? "is-ours" : null },
@@ -55,6 +57,27 @@ export class V4AppTable {
     this.body.replaceChildren(...rows);
     this.empty.hidden = rows.length > 0;
     this.tick();
+  }
+
+  /** −, + and 0 for A and B of one slot (buttons survive the redraw: a click is whole). */
+  controls(app, d) {
+    const btn = (ch, i, step, label, key) =>
+      h("button", { type: "button", class: "v4-apps__step", "data-app": app, "data-slot": d.slot_id, "data-ch": ch, "data-to": step === 0 ? 0 : Math.max(0, (d.strength[i] ?? 0) + step), "aria-label": t(key, { ch }) }, label);
+    return h(
+      "span",
+      { class: "v4-apps__controls" },
+      ...[["A", 0], ["B", 1]].map(([ch, i]) => h("span", { class: "v4-apps__channel" }, btn(ch, i, -1, "−", "v4.down"), ch, btn(ch, i, 1, "+", "v4.up"), btn(ch, i, 0, "0", "v4.zero"))),
+    );
+  }
+
+  async press(e) {
+    const b = e.target.closest?.(".v4-apps__step");
+    if (!b) return;
+    try {
+      await backend.v4SetStrength(b.dataset.app, b.dataset.slot, b.dataset.ch, Number(b.dataset.to));
+    } catch (err) {
+      notify(words(err), "error");
+    }
   }
 
   tick() {

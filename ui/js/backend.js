@@ -35,6 +35,8 @@ export const backend = {
   setPairingApp: (pairingApp) => invoke("set_pairing_app", { pairingApp }),
   /** The V4 relay's controllers (ours first), their 4.x Apps and the device slots reported. */
   v4Apps: () => invoke("v4_apps"),
+  /** @param {string} app @param {string} slot @param {"A"|"B"} channel @param {number} value through the gate */
+  v4SetStrength: (app, slot, channel, value) => invoke("v4_set_strength", { app, slot, channel, value }),
   onV4Apps: (fn) => listen(EVENT_V4_APPS, fn),
 
   strengthState: () => invoke("strength_state"),

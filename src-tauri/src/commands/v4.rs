@@ -39,3 +39,41 @@ pub async fn set_pairing_app<R: Runtime>(
     })
     .await
 }
+
+/// Sets one channel (`A` or `B`) of one device slot of one of our 4.x Apps, through the
+/// safety gate (caps, rise rate, STOP). Returns the level it will reach (a raise ramps).
+///
+/// # Errors
+/// `stopped` while the emergency stop holds (for a raise); `v4_no_device` when the App
+/// or slot is gone; `refused` with the policy's reason otherwise.
+#[tauri::command]
+pub fn v4_set_strength(
+    state: State<'_, AppState>,
+    app: String,
+    slot: String,
+    channel: dglab_core::Channel,
+    value: u8,
+) -> CommandResult<i64> {
+    use crate::error::CommandError;
+    use crate::notice::Kind;
+    use dglab_core::terminal::v4::V4ControllerError as E;
+    let Some(id) = dglab_core::relay::v4::V4Id::parse(&app) else {
+        return Err(CommandError::new(Kind::V4NoDevice));
+    };
+    let c = u8::from(channel != dglab_core::Channel::A);
+    state
+        .v4
+        .set_strength(id, &slot, c, value)
+        .map_err(|e| match e {
+            E::Refused(why) if why.starts_with("stopped") => {
+                CommandError::new(Kind::Stopped).with("channel", channel.letter())
+            }
+            E::Refused(why) => {
+                log::info!("V4 strength refused: {why}");
+                CommandError::new(Kind::Refused).with("code", "refused")
+            }
+            E::NoSuchApp | E::NoSuchSlot | E::Gone | E::UnknownLevel => {
+                CommandError::new(Kind::V4NoDevice)
+            }
+        })
+}
