@@ -98,8 +98,8 @@ kinds! {
     /// The virtual App is not running.
     VirtualAppOff = "virtual_app_off",
     // DG-LAB App 4.x (issue 13).
-    /// That 4.x App or device slot is no longer there.
-    V4NoDevice = "v4_no_device",
+    /// That DG-LAB App 4.x, or its device slot, is no longer there.
+    DeviceGone = "device_gone",
     // What the safety gate did (the `safety:event` payload).
     /// `{channel, asked, to}`: lowered to the user's cap.
     ClampedCap = "clamped_cap",

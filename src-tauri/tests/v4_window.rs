@@ -329,7 +329,7 @@ fn a_busy_v4_port_moves_the_4x_relay_and_its_code_says_where() {
 
 /// The window drives a 4.x slot through the gate: "A to 100" with the default cap of 40
 /// reaches the App as raises totalling at most 40; STOP then refuses a raise in words
-/// (`stopped`), and a slot the App never showed is `v4_no_device`.
+/// (`stopped`), and a slot the App never showed is `device_gone`.
 #[test]
 fn the_window_sets_a_4x_slot_within_the_cap_and_not_while_stopped() {
     let dir = scratch("v4-drive");
@@ -381,5 +381,5 @@ fn the_window_sets_a_4x_slot_within_the_cap_and_not_while_stopped() {
         json!({"app": app, "slot": "nope", "channel": "A", "value": 0}),
     )
     .unwrap_err();
-    assert_eq!(missing["kind"], "v4_no_device");
+    assert_eq!(missing["kind"], "device_gone");
 }

@@ -44,7 +44,7 @@ pub async fn set_pairing_app<R: Runtime>(
 /// safety gate (caps, rise rate, STOP). Returns the level it will reach (a raise ramps).
 ///
 /// # Errors
-/// `stopped` while the emergency stop holds (for a raise); `v4_no_device` when the App
+/// `stopped` while the emergency stop holds (for a raise); `device_gone` when the App
 /// or slot is gone; `refused` with the policy's reason otherwise.
 #[tauri::command]
 pub fn v4_set_strength(
@@ -58,7 +58,7 @@ pub fn v4_set_strength(
     use crate::notice::Kind;
     use dglab_core::terminal::v4::V4ControllerError as E;
     let Some(id) = dglab_core::relay::v4::V4Id::parse(&app) else {
-        return Err(CommandError::new(Kind::V4NoDevice));
+        return Err(CommandError::new(Kind::DeviceGone));
     };
     let c = u8::from(channel != dglab_core::Channel::A);
     state
@@ -73,7 +73,7 @@ pub fn v4_set_strength(
                 CommandError::new(Kind::Refused).with("code", "refused")
             }
             E::NoSuchApp | E::NoSuchSlot | E::Gone | E::UnknownLevel => {
-                CommandError::new(Kind::V4NoDevice)
+                CommandError::new(Kind::DeviceGone)
             }
         })
 }

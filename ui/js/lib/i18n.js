@@ -292,7 +292,7 @@ export const STRINGS = {
     "msg.virtual_app_busy": "A phone is paired with this window: the simulated App can pair once the phone has left.",
     "msg.virtual_app_failed": "The simulated App could not pair with the relay; the log has the details.",
     "msg.virtual_app_off": "The simulated App is not running.",
-    "msg.v4_no_device": "That DG-LAB App 4.x device is no longer there.",
+    "msg.device_gone": "That DG-LAB App 4.x device is no longer there.",
     // DG-LAB App 4.x (issue 13 point 4).
     "qr.appChoice": "Which DG-LAB App",
     "qr.app.v4": "DG-LAB App 4.x",
@@ -605,7 +605,7 @@ export const STRINGS = {
     "msg.virtual_app_busy": "已有手机与本窗口配对：手机断开后模拟 App 才能配对。",
     "msg.virtual_app_failed": "模拟 App 无法与中继配对；详情见日志。",
     "msg.virtual_app_off": "模拟 App 未运行。",
-    "msg.v4_no_device": "该 DG-LAB App 4.x 设备已不在。",
+    "msg.device_gone": "该 DG-LAB App 4.x 设备已不在。",
     // DG-LAB App 4.x（issue 13 第 4 点）。
     "qr.appChoice": "哪个 DG-LAB App",
     "qr.app.v4": "DG-LAB App 4.x",
