@@ -45,7 +45,7 @@ pub const EVENT_INSPECTOR: &str = "inspector:records";
 
 /// Every event the window may listen to (the contract test holds `ui/js/backend.js`
 /// against it).
-pub const EVENT_NAMES: [&str; 10] = [
+pub const EVENT_NAMES: [&str; 11] = [
     EVENT_CONNECTIONS,
     EVENT_TERMINAL,
     EVENT_SAFETY,
@@ -57,6 +57,8 @@ pub const EVENT_NAMES: [&str; 10] = [
     crate::commands::virtual_app::EVENT_VIRTUAL_APP,
     // The game API's panel (issue 15 point 5).
     crate::commands::games::EVENT_GAMES,
+    // The 4.x Apps and their device slots (issue 13 point 4).
+    crate::v4::EVENT_V4_APPS,
 ];
 
 /// One row of the binding table, with plain numbers instead of `SystemTime`/`Duration`.

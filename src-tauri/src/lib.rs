@@ -29,6 +29,7 @@ pub mod last_resort;
 pub mod notice;
 pub mod settings;
 pub mod state;
+pub mod v4;
 
 use dglab_core::SafetyConfig;
 use serde::Serialize;
@@ -92,6 +93,10 @@ commands![
     relay::list_connections,
     relay::pairing_info,
     relay::set_pairing_address,
+    // DG-LAB App 4.x (issue 13 point 4).
+    v4::v4_apps,
+    v4::set_pairing_app,
+    v4::v4_set_strength,
     strength::strength_state,
     strength::set_strength,
     strength::step_strength,
@@ -146,6 +151,7 @@ pub fn start_services<R: Runtime>(
     let (state, events) = tauri::async_runtime::block_on(AppState::start(services))?;
     events::spawn_forwarders(app, &state, events);
     commands::doctor::start(app, &state.relay);
+    state.v4.spawn_forwarders(app);
     // From here on a panic anywhere in the process stops every App first.
     last_resort::stop_on_panic(state.safety.clone());
     app.manage(state);
@@ -163,6 +169,7 @@ fn shut_down<R: Runtime>(app: &AppHandle<R>) {
         // answer, and the new launch would fail to start at all).
         tauri_plugin_single_instance::destroy(app);
         tauri::async_runtime::block_on(state.relay.shutdown());
+        tauri::async_runtime::block_on(state.v4.relay.shutdown());
         log::info!("relay shut down");
     }
 }
@@ -248,6 +255,7 @@ pub fn run() {
                 config_dir: app.path().app_config_dir()?,
                 data_dir: app.path().app_data_dir()?,
                 port: None,
+                v4_port: None,
                 watchdog: Some(SafetyConfig::DEFAULT_LEASE),
             };
             start_services(app.handle(), services)?;

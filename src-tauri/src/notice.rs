@@ -97,6 +97,9 @@ kinds! {
     VirtualAppFailed = "virtual_app_failed",
     /// The virtual App is not running.
     VirtualAppOff = "virtual_app_off",
+    // DG-LAB App 4.x (issue 13).
+    /// That DG-LAB App 4.x, or its device slot, is no longer there.
+    DeviceGone = "device_gone",
     // What the safety gate did (the `safety:event` payload).
     /// `{channel, asked, to}`: lowered to the user's cap.
     ClampedCap = "clamped_cap",

@@ -76,11 +76,46 @@ pub struct Settings {
     pub theme: String,
     /// The game API (Games panel).
     pub games: GamesSettings,
+    /// Which App the pairing panel pairs: the DG-LAB App 4.x (V4 link) or 3.x (SOCKET).
+    /// Remembered so the panel opens on the user's App.
+    #[serde(deserialize_with = "PairingApp::lenient")]
+    pub pairing_app: PairingApp,
+    /// The V4 relay's preferred port (the official relay's 9998; the next free one is used
+    /// when it is busy). Next start.
+    pub v4_port: u16,
+    /// The address in the 4.x QR code (a LAN address or a typed ws/wss URL of a V4 relay,
+    /// e.g. a reverse proxy's `/v4`); kept apart from [`Settings::preferred_address`]
+    /// because a typed URL reaches one relay only.
+    pub preferred_v4_address: Option<String>,
     // "Follow the App's soft limit" is deliberately not a setting: every start pairs the
     // phone afresh and a pairing switches following off (nothing rises by itself), so a
     // saved "on" could never take effect; it lives in the core gate
     // (`ChannelState.follow`), set by the `set_follow_soft_limit` command. An older file's
     // `followSoftLimit` is ignored like any unknown field.
+}
+
+/// The App the pairing panel is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingApp {
+    /// DG-LAB App 3.x: the SOCKET v2 link (`…#DGLAB-SOCKET#ws://…/<id>`). The default: it is
+    /// what the strength panel, players and presets drive today.
+    #[default]
+    Socket,
+    /// DG-LAB App 4.x: the V4 link (`https://dungeon-lab.cn/s/?…&url=…?tid=<id>`).
+    V4,
+}
+
+impl PairingApp {
+    /// Reads a saved value; one this version does not know (a newer version's) is the
+    /// default rather than a reason to move the whole settings file aside.
+    fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PairingApp, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "v4" => PairingApp::V4,
+            _ => PairingApp::Socket,
+        })
+    }
 }
 
 /// The themes the window offers.
@@ -99,6 +134,9 @@ impl Default for Settings {
             fallback_port: None,
             theme: "system".into(),
             games: GamesSettings::default(),
+            pairing_app: PairingApp::default(),
+            v4_port: crate::v4::DEFAULT_PORT,
+            preferred_v4_address: None,
         }
     }
 }
@@ -148,6 +186,7 @@ impl Settings {
             }
         };
         check("port", self.port, LIMITS.port)?;
+        check("port", self.v4_port, LIMITS.port)?;
         check("heartbeat", self.heartbeat_secs, LIMITS.heartbeat_secs)?;
         check("cap_a", self.cap_a.into(), LIMITS.strength)?;
         check("cap_b", self.cap_b.into(), LIMITS.strength)?;
@@ -164,6 +203,24 @@ impl Settings {
             return Err(CommandError::new(Kind::InvalidTheme));
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// The saved address choice of `app`'s QR code.
+    pub fn address_for(&self, app: PairingApp) -> Option<&String> {
+        match app {
+            PairingApp::Socket => self.preferred_address.as_ref(),
+            PairingApp::V4 => self.preferred_v4_address.as_ref(),
+        }
+    }
+
+    /// The same, to change it.
+    pub fn address_for_mut(&mut self, app: PairingApp) -> &mut Option<String> {
+        match app {
+            PairingApp::Socket => &mut self.preferred_address,
+            PairingApp::V4 => &mut self.preferred_v4_address,
+        }
     }
 }
 
@@ -292,5 +349,19 @@ mod tests {
         assert!(file.recovered.is_none());
         assert_eq!(s.port, 9000);
         assert_eq!(s.cap_a, SafetyConfig::DEFAULT_CAP);
+    }
+
+    #[test]
+    fn the_pairing_app_round_trips_and_an_unknown_one_is_the_default() {
+        let dir = temp_dir("pairing-app");
+        std::fs::write(dir.join(FILE_NAME), r#"{"pairingApp": "v4", "capA": 30}"#).unwrap();
+        let (s, file) = load(&dir);
+        assert!(file.recovered.is_none());
+        assert_eq!((s.pairing_app, s.cap_a), (PairingApp::V4, 30));
+        std::fs::write(dir.join(FILE_NAME), r#"{"pairingApp": "v9", "capA": 31}"#).unwrap();
+        let (s, file) = load(&dir);
+        assert!(file.recovered.is_none());
+        assert_eq!((s.pairing_app, s.cap_a), (PairingApp::Socket, 31));
+        assert_eq!(s.v4_port, crate::v4::DEFAULT_PORT);
     }
 }

@@ -61,6 +61,8 @@ pub struct Services {
     pub data_dir: PathBuf,
     /// Overrides the settings' port (tests pass 0 for any free port).
     pub port: Option<u16>,
+    /// Overrides the settings' V4 port (DG-LAB App 4.x; tests pass 0).
+    pub v4_port: Option<u16>,
     /// The safety watchdog's lease; the UI renews it, so a frozen window stops output.
     pub watchdog: Option<Duration>,
 }
@@ -87,6 +89,8 @@ pub struct AppState {
     /// The relay the phone connects to; commands read its snapshot, the event forwarder
     /// subscribes to it, and exit shuts it down.
     pub relay: RelayHandle,
+    /// The V4 relay for the DG-LAB App 4.x and our controller on it.
+    pub v4: crate::v4::V4Side,
     /// Caps, rise rate, emergency stop, watchdog: shared by the terminal and the players.
     pub safety: SafetyHub,
     /// Our terminal, behind the gate: the QR code pairs the phone with it, and it is the
@@ -174,13 +178,21 @@ impl AppState {
             heartbeat_interval: Some(Duration::from_secs(settings.heartbeat_secs.into())),
             ..RelayConfig::default()
         };
-        let relay = dglab_core::relay::start(listener, relay_config)?;
+        let relay = dglab_core::relay::start(listener, relay_config.clone())?;
         let safety = SafetyHub::new(SafetyConfig {
             cap_a: settings.cap_a,
             cap_b: settings.cap_b,
             max_rise_per_sec: settings.max_rise_per_sec,
             watchdog: services.watchdog,
         })?;
+        // The same caps and STOP bind every DG-LAB App 4.x on the V4 relay.
+        let v4 = crate::v4::V4Side::start(
+            services.bind,
+            services.v4_port.unwrap_or(settings.v4_port),
+            &relay_config,
+            &safety,
+        )
+        .await?;
         // The user's caps and STOP bind every App on this relay, not only ours: another
         // terminal, the vendor's web page or a game mod pairing its own App included.
         safety.guard_relay(&relay);
@@ -215,6 +227,7 @@ impl AppState {
         );
         let state = AppState {
             relay,
+            v4,
             safety,
             guarded,
             players,
@@ -282,7 +295,7 @@ impl AppState {
 /// Binds the preferred port; else the remembered fallback; else one of the next
 /// [`PORT_TRIES`] after the preferred port (after [`crate::DEFAULT_PORT`] when the preferred
 /// one needs administrator rights, as its neighbours would too); else any free port.
-async fn bind_with_fallback(
+pub(crate) async fn bind_with_fallback(
     ip: IpAddr,
     preferred: u16,
     remembered: Option<u16>,

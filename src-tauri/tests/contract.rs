@@ -190,6 +190,50 @@ fn the_shell_offers_exactly_what_the_contract_file_says() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // DG-LAB App 4.x (issue 13 point 4): the 4.x code, then a 4.x App on it fills the
+        // V4 table (and its event).
+        let v4 = invoke(&w, "set_pairing_app", json!({ "pairingApp": "v4" })).unwrap();
+        commands.insert(
+            "set_pairing_app".to_owned(),
+            json!({ "args": ["pairingApp"], "returns": shape(&v4) }),
+        );
+        let port = v4["port"]["actual"].as_u64().unwrap();
+        let tid = v4["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("%3D")
+            .next()
+            .unwrap()
+            .to_owned();
+        let (mut app4, _) =
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/?tid={tid}"))
+                .await
+                .unwrap();
+        let snapshot = json!({"type": "message", "data": {"t": "ev", "ev": "devices.snapshot",
+            "devices": [{"slotId": "s1", "name": "Coyote", "type": "COYOTE_030"}]}});
+        futures_util::SinkExt::send(
+            &mut app4,
+            tokio_tungstenite::tungstenite::Message::text(snapshot.to_string()),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let table = invoke(&w, "v4_apps", json!({})).unwrap();
+        assert_eq!(
+            table[0]["apps"][0]["devices"][0]["slot_id"], "s1",
+            "{table}"
+        );
+        commands.insert(
+            "v4_apps".to_owned(),
+            json!({ "args": [], "returns": shape(&table) }),
+        );
+        let app4_id = table[0]["apps"][0]["id"].clone();
+        let args = json!({ "app": app4_id, "slot": "s1", "channel": "A", "value": 3 });
+        let level = invoke(&w, "v4_set_strength", args.clone()).unwrap();
+        commands.insert(
+            "v4_set_strength".to_owned(),
+            json!({ "args": args.as_object().unwrap().keys().collect::<Vec<_>>(), "returns": shape(&level) }),
+        );
     });
 
     let registered: Vec<&str> = commands.keys().map(String::as_str).collect();

@@ -23,6 +23,7 @@ fn app_with_settings_port(dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRu
         config_dir: dir.join("config"),
         data_dir: dir.join("data"),
         port: None,
+        v4_port: Some(0),
         watchdog: None,
     };
     start_services(app.handle(), services).expect("services start");

@@ -62,7 +62,7 @@ trap cleanup EXIT
 # E2E_TESTS picks the scenarios (default: all, in this order: the window's reuses the app's
 # folders; the doctor's, for the phone test, the doctor and the inspector, needs nothing before it).
 status=0
-for t in ${E2E_TESTS:-app window virtual doctor games}; do
+for t in ${E2E_TESTS:-app window virtual doctor games v4}; do
   start_driver
   case "$t" in
     app) python3 tests/e2e/test_app.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
@@ -76,6 +76,9 @@ for t in ${E2E_TESTS:-app window virtual doctor games}; do
     # The game API's panel (issue 15 point 5): connect code, a mod's call listed and played.
     games) python3 tests/e2e/test_games.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
            --screenshot docs/window-games.png || status=1 ;;
+    # DG-LAB App 4.x (issue 13 point 4): the 4.x choice, a simulated 4.x App through the V4 link.
+    v4) python3 tests/e2e/test_v4.py --webdriver "127.0.0.1:$WD_PORT" --app "$APP" \
+           --screenshot docs/window-v4.png || status=1 ;;
   esac
   stop_driver
 done

@@ -19,7 +19,7 @@ class WebSocket:
         assert u.scheme == "ws", url
         self.sock = socket.create_connection((u.hostname, u.port or 80), timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        path = u.path or "/"
+        path = (u.path or "/") + (f"?{u.query}" if u.query else "")  # a V4 App's ?tid=
         req = (f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
         self.sock.sendall(req.encode())

@@ -158,7 +158,7 @@ const DATA = {
     { id: "1f0e2d3c-0000-4000-8000-000000000002", role: "app", remote: "192.168.1.3:50000", connected_since_ms: 0, rtt_ms: 0.4, paired_with: "1f0e2d3c-0000-4000-8000-000000000001", ours: false },
     { id: "1f0e2d3c-0000-4000-8000-000000000003", role: "unknown", remote: "192.168.1.4:50001", connected_since_ms: 0, rtt_ms: 12, paired_with: null, ours: false },
   ],
-  pairing_info: { url: "https://www.dungeon-lab.com/app-download.php#DGLAB-SOCKET#ws://192.168.1.2:10000/1f0e2d3c", svg: "<svg/>", base: "ws://192.168.1.2:10000", chosen: "192.168.1.2", addresses: [{ addr: "192.168.1.2", interface: "eth0", tier: "lan" }], loopback_only: true, port: { requested: 9999, actual: 10000, reason: "busy" } },
+  pairing_info: { app: "socket", url: "https://www.dungeon-lab.com/app-download.php#DGLAB-SOCKET#ws://192.168.1.2:10000/1f0e2d3c", svg: "<svg/>", base: "ws://192.168.1.2:10000", chosen: "192.168.1.2", addresses: [{ addr: "192.168.1.2", interface: "eth0", tier: "lan" }], loopback_only: true, port: { requested: 9999, actual: 10000, reason: "busy" } },
   strength_state: STRENGTH,
   get_settings: SETTINGS,
   save_settings: SETTINGS,
@@ -168,6 +168,19 @@ const DATA = {
   get_preset: { name: "我的波形", builtin: false, pattern: PATTERN },
   parse_share: { pattern: PATTERN, warnings: [{ kind: "share_empty_point", params: { at: 31 } }, { kind: "share_out_of_range", params: { at: 20, field: "rest", text: "300", used: 100 } }] },
   renew_lease: null,
+  // DG-LAB App 4.x: our controller with an App that reported two slots, another controller's App.
+  v4_apps: [
+    { id: "3f9a1c07", ours: true, remote: null, connected_since_ms: 1700000000000, rtt_ms: null, apps: [
+      { id: "b71e02d4", remote: "192.168.1.7:50312", connected_since_ms: 1700000000000, rtt_ms: 12.5, devices: [
+        { slot_id: "s1", name: "郊狼 3.0", kind: "COYOTE_030", connected: true, battery: 76, strength: [7, 0], limit: [50, null] },
+        { slot_id: "s2", name: "OVC", kind: "OVC_1", connected: false, battery: null, strength: [null, null], limit: [null, null] },
+      ] },
+      { id: "c0ffee00", remote: "192.168.1.8:50313", connected_since_ms: 1700000000000, rtt_ms: null, devices: null },
+    ] },
+    { id: "0badf00d", ours: false, remote: "192.168.1.9:40000", connected_since_ms: 1700000000000, rtt_ms: 3, apps: [
+      { id: "deadbeef", remote: "192.168.1.10:40001", connected_since_ms: 1700000000000, rtt_ms: null, devices: null },
+    ] },
+  ],
   recent_log: ["2026-12-02 07:00:00 INFO relay listening on 0.0.0.0:10000"],
   stop_status: { cause: "stop", apps: [{ app: "b1b1b1b1-0000-4000-8000-000000000001", state: "waiting" }, { app: "b1b1b1b1-0000-4000-8000-000000000002", state: "confirmed" }, { app: "b1b1b1b1-0000-4000-8000-000000000003", state: "left" }], confirmed_unnamed: 2, failures: 0 },
   recent_safety_events: [{ at_ms: 1700000000000, notice: { kind: "app_above_limit", params: { channel: "A", reported: 80, to: 0, allowed: 0 } } }],
@@ -251,6 +264,7 @@ async function mountAll(lang) {
   const { SafetyLog } = await m("SafetyLog");
   const { notify } = await m("lib/dom");
   const { PairingStatus } = await m("PairingStatus");
+  const { V4AppTable } = await m("V4AppTable");
 
   new Toasts(el());
   const estop = new EmergencyStop(el(), DATA.app_info.lease_ms);
@@ -264,6 +278,7 @@ async function mountAll(lang) {
   new ConnectionTable(el());
   const settings = new SettingsDialog(el(), LIMITS);
   new PairingStatus(el());
+  new V4AppTable(el());
   await tick();
 
   estop.setShortcuts(DATA.app_info.shortcuts);
@@ -344,4 +359,19 @@ test("built-in presets show English names in English and apart from the user's; 
   assert.ok(texts.some((t) => t.startsWith("Phone connected")), texts.filter((t) => t.startsWith("Phone")).join());
   const zh = visible(await mountAll("zh"));
   assert.ok(zh.includes("呼吸") && zh.includes("内置预设") && zh.some((t) => t.startsWith("手机已连接")));
+});
+
+test("the 4.x table lists each App with its slots, under our controller or another's", async () => {
+  const root = await mountAll("en");
+  const texts = visible(root);
+  for (const want of [
+    "郊狼 3.0 (COYOTE_030) · A 7/50 · B 0/— · battery 76 %",
+    "OVC (OVC_1) · A —/— · B —/— · box not connected",
+    "waiting for its device list…",
+    "(another controller's App)",
+    "this window",
+    "0badf00d",
+  ]) {
+    assert.ok(texts.includes(want), `missing ${want}`);
+  }
 });

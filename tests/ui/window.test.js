@@ -50,12 +50,16 @@ test("language and theme are remembered for the next start-up state", async () =
 });
 
 test("the pairing status is our row's pairing in the relay snapshot", async () => {
-  const { pairingOf } = await import("../../ui/js/PairingStatus.js");
+  const { pairingOf, v4AppsOf } = await import("../../ui/js/PairingStatus.js");
   assert.deepEqual(pairingOf([]), { connected: false, app: null });
   assert.deepEqual(pairingOf([{ id: "t", ours: true, paired_with: null }, { id: "a", role: "app", paired_with: null }]), { connected: false, app: null });
   assert.deepEqual(pairingOf([{ id: "t", ours: true, paired_with: "a" }, { id: "a", role: "app", paired_with: "t" }]), { connected: true, app: "a" });
   // Another terminal's pairing is not ours.
   assert.deepEqual(pairingOf([{ id: "t", ours: true, paired_with: null }, { id: "x", role: "terminal", paired_with: "a" }]), { connected: false, app: null });
+  // A 4.x App on our V4 controller is said apart.
+  assert.equal(v4AppsOf([]), 0);
+  assert.equal(v4AppsOf([{ ours: false, apps: [{ id: "a" }] }, { ours: true, apps: [] }]), 0, "another controller's Apps are not ours");
+  assert.equal(v4AppsOf([{ ours: true, apps: [{ id: "a" }, { id: "b" }] }]), 2);
 });
 
 test("Copy writes through the clipboard plugin, which the window is allowed to use", async () => {

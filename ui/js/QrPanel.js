@@ -1,6 +1,7 @@
-// The pairing panel: the QR code (SVG drawn by Rust), the pairing URL to copy, the LAN
+// The pairing panel: which App it pairs (DG-LAB App 4.x through the V4 relay, or 3.x
+// through SOCKET), the QR code (SVG drawn by Rust), the pairing URL to copy, the LAN
 // addresses to choose from and a field for a manual host (reverse proxy, domain, wss).
-// The choice is saved by the backend and used again at the next start.
+// Both choices are saved by the backend and used again at the next start.
 
 import { backend, copyText } from "./backend.js";
 import { h, setText } from "./lib/dom.js";
@@ -9,8 +10,22 @@ import { t, words } from "./lib/i18n.js";
 export class QrPanel {
   constructor(el) {
     this.el = el;
+    this.apps = {}; // "v4" | "socket" -> its radio button
     this.el.append(
       h("h2", {}, t("qr.title")),
+      h(
+        "div",
+        { class: "qr-panel__apps", role: "radiogroup", "aria-label": t("qr.appChoice") },
+        ...["v4", "socket"].map((app) =>
+          h(
+            "label",
+            { class: "qr-panel__app" },
+            (this.apps[app] = h("input", { type: "radio", name: "pairing-app", value: app, id: `pairing-app-${app}`, onchange: () => this.chooseApp(app) })),
+            h("span", { class: "qr-panel__app-name" }, t(`qr.app.${app}`)),
+            h("small", {}, t(`qr.appFor.${app}`)),
+          ),
+        ),
+      ),
       (this.img = h("img", { class: "qr-panel__code", id: "qr-img", alt: t("qr.alt") })),
       h(
         "div",
@@ -18,7 +33,7 @@ export class QrPanel {
         (this.url = h("code", { id: "pairing-url", tabindex: "0" }, t("qr.loading"))),
         (this.copyBtn = h("button", { type: "button", id: "copy-url", onclick: () => this.copy() }, t("qr.copy"))),
       ),
-      h("p", { class: "qr-panel__hint" }, t("qr.hint")),
+      (this.hint = h("p", { class: "qr-panel__hint", id: "qr-hint" }, t("qr.hint"))),
       h(
         "label",
         { class: "qr-panel__field" },
@@ -46,6 +61,11 @@ export class QrPanel {
     }
   }
 
+  chooseApp(app) {
+    this.manual.value = "";
+    this.run(backend.setPairingApp(app));
+  }
+
   choose(value) {
     this.manual.value = "";
     this.run(backend.setPairingAddress(value === "" ? null : value));
@@ -57,6 +77,9 @@ export class QrPanel {
   }
 
   update(info) {
+    for (const [app, radio] of Object.entries(this.apps)) radio.checked = app === info.app;
+    this.el.dataset.app = info.app;
+    setText(this.hint, t(info.app === "v4" ? "qr.hintV4" : "qr.hint"));
     // A data: URL in an <img>: the SVG can never run script, and the CSP allows it.
     this.img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(info.svg);
     setText(this.url, info.url);
@@ -72,7 +95,10 @@ export class QrPanel {
     const notes = [];
     // Why the port differs (a reserved port needs administrator rights; else it is busy);
     // the fallback is kept for the next start, so the QR code stays the same.
-    if (info.port.actual !== info.port.requested) notes.push(t(info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
+    // The 4.x code changes at every start anyway (a new controller id), so no port is kept for it.
+    if (info.port.actual !== info.port.requested) {
+      notes.push(t(info.app === "v4" ? "qr.v4PortMoved" : info.port.reason === "permission" ? "qr.portPermission" : "qr.portBusy", info.port));
+    }
     if (info.loopback_only && !typed) notes.push(t("qr.noLan"));
     setText(this.notice, notes.join(" "));
     // The phone test (PhoneCheck) follows the address the QR code carries.

@@ -26,6 +26,7 @@ export const EVENT_PHONE_ATTEMPT = "phone:attempt";
 export const EVENT_INSPECTOR = "inspector:records";
 export const EVENT_VIRTUAL_APP = "virtual_app:update";
 export const EVENT_GAMES = "games:update";
+export const EVENT_V4_APPS = "v4:apps";
 
 export const backend = {
   appInfo: () => invoke("app_info"),
@@ -33,6 +34,13 @@ export const backend = {
   pairingInfo: () => invoke("pairing_info"),
   /** @param {string|null} choice a LAN address, a typed ws:// or wss:// URL, or null for automatic */
   setPairingAddress: (choice) => invoke("set_pairing_address", { choice: choice || null }),
+  /** @param {"v4"|"socket"} pairingApp the DG-LAB App 4.x or 3.x; remembered */
+  setPairingApp: (pairingApp) => invoke("set_pairing_app", { pairingApp }),
+  /** The V4 relay's controllers (ours first), their 4.x Apps and the device slots reported. */
+  v4Apps: () => invoke("v4_apps"),
+  /** @param {string} app @param {string} slot @param {"A"|"B"} channel @param {number} value through the gate */
+  v4SetStrength: (app, slot, channel, value) => invoke("v4_set_strength", { app, slot, channel, value }),
+  onV4Apps: (fn) => listen(EVENT_V4_APPS, fn),
 
   strengthState: () => invoke("strength_state"),
   /** @param {"A"|"B"} channel @param {number} value within get_settings' limits.strength */

@@ -21,6 +21,7 @@ import { DoctorPanel } from "./DoctorPanel.js";
 import { Inspector } from "./Inspector.js";
 import { VirtualApp } from "./VirtualApp.js";
 import { GamesPanel } from "./GamesPanel.js";
+import { V4AppTable } from "./V4AppTable.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -47,6 +48,7 @@ new SafetyLog($(".safety-log"));
 new VirtualApp($(".virtual-app"), settingsLimits);
 new GamesPanel($(".games-panel"));
 new ConnectionTable($(".connection-table"));
+new V4AppTable($(".v4-apps"));
 new PairingStatus($("#pairing-status"));
 // Pairing doctor, phone test and protocol inspector (issue 14).
 new PhoneCheck($(".phone-check"));

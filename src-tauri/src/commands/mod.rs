@@ -16,6 +16,8 @@ pub mod presets;
 pub mod relay;
 pub mod settings;
 pub mod strength;
+// DG-LAB App 4.x (issue 13 point 4).
+pub mod v4;
 // "Try without a phone" (issue 14).
 pub mod virtual_app;
 pub mod waveform;

@@ -3,6 +3,7 @@
 use crate::error::{self, CommandError, CommandResult};
 use crate::events::{self, ConnectionView};
 use crate::notice::Kind;
+use crate::settings::PairingApp;
 use crate::state::{AppState, PortInfo};
 use dglab_core::pairing;
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct AddressView {
 /// What the QR panel shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairingInfo {
+    /// Which App the code is for: `socket` (DG-LAB App 3.x) or `v4` (4.x).
+    pub app: PairingApp,
     /// The exact text in the QR code, copyable.
     pub url: String,
     /// The QR code as a standalone SVG document.
@@ -35,7 +38,7 @@ pub struct PairingInfo {
     pub addresses: Vec<AddressView>,
     /// No LAN address was found: the URL holds loopback, which a phone cannot reach.
     pub loopback_only: bool,
-    /// Requested and actual port.
+    /// Requested and actual port (of the V4 relay for `v4`).
     pub port: PortInfo,
 }
 
@@ -46,10 +49,19 @@ pub fn list_connections(state: State<'_, AppState>) -> Vec<ConnectionView> {
     events::connections(&state.relay, state.guarded.id())
 }
 
-/// The base for `choice`: a LAN address among the candidates (with our port) or a typed
-/// `ws://`/`wss://` URL; `None` or a LAN address no longer present picks the best one.
-fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo> {
-    let port = state.port.actual;
+/// The base for `choice`: a LAN address among the candidates (with the port of `app`'s
+/// relay) or a typed `ws://`/`wss://` URL; `None` or a LAN address no longer present picks
+/// the best one.
+pub(crate) fn resolve(
+    state: &AppState,
+    app: PairingApp,
+    choice: Option<&str>,
+) -> CommandResult<PairingInfo> {
+    let port_info = match app {
+        PairingApp::Socket => state.port,
+        PairingApp::V4 => state.v4.port,
+    };
+    let port = port_info.actual;
     let candidates = pairing::lan_candidates().unwrap_or_else(|e| {
         log::warn!("cannot list network interfaces: {e}");
         Vec::new()
@@ -83,19 +95,23 @@ fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo>
         },
         None => best(),
     };
-    let url = state.guarded.pairing_url(&base);
+    let url = match app {
+        PairingApp::Socket => state.guarded.pairing_url(&base),
+        PairingApp::V4 => pairing::v4_pairing_link(&base, state.v4.controller_id()),
+    };
     let svg = pairing::qr_svg(&url).map_err(|e| {
         log::error!("QR code: {e}");
         CommandError::new(Kind::Qr)
     })?;
     Ok(PairingInfo {
+        app,
         loopback_only: addresses.is_empty(),
         url,
         svg,
         base,
         chosen,
         addresses,
-        port: state.port,
+        port: port_info,
     })
 }
 
@@ -105,13 +121,16 @@ fn resolve(state: &AppState, choice: Option<&str>) -> CommandResult<PairingInfo>
 /// `invalid_url` if the saved address became invalid (it is then ignored next time).
 #[tauri::command]
 pub fn pairing_info(state: State<'_, AppState>) -> CommandResult<PairingInfo> {
-    let saved = state.settings().preferred_address.clone();
-    resolve(&state, saved.as_deref()).or_else(|_| resolve(&state, None))
+    let (app, saved) = {
+        let s = state.settings();
+        (s.pairing_app, s.address_for(s.pairing_app).cloned())
+    };
+    resolve(&state, app, saved.as_deref()).or_else(|_| resolve(&state, app, None))
 }
 
-/// Chooses the address in the QR code (a LAN address, a typed `ws://`/`wss://` URL, or
-/// `None` for automatic) and saves the choice (off the main thread, behind the one
-/// settings lock).
+/// Chooses the address in the QR code of the App shown (a LAN address, a typed
+/// `ws://`/`wss://` URL, or `None` for automatic) and saves the choice (off the main
+/// thread, behind the one settings lock).
 ///
 /// # Errors
 /// `invalid_url` for a typed address that cannot be a relay URL (nothing is saved).
@@ -121,9 +140,10 @@ pub async fn set_pairing_address<R: Runtime>(
     choice: Option<String>,
 ) -> CommandResult<PairingInfo> {
     super::off_main(app, "settings", move |state| {
-        let info = resolve(state, choice.as_deref())?;
+        let app = state.settings().pairing_app;
+        let info = resolve(state, app, choice.as_deref())?;
         state.update_settings(|s| {
-            s.preferred_address = choice
+            *s.address_for_mut(app) = choice
                 .map(|c| c.trim().to_owned())
                 .filter(|c| !c.is_empty());
             Ok(())

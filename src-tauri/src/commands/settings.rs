@@ -25,7 +25,8 @@ fn view(state: &AppState) -> SettingsView {
     SettingsView {
         restart_needed: s.port != running.port
             || s.heartbeat_secs != running.heartbeat_secs
-            || s.max_rise_per_sec != running.max_rise_per_sec,
+            || s.max_rise_per_sec != running.max_rise_per_sec
+            || s.v4_port != running.v4_port,
         settings: s,
         limits: settings::LIMITS,
     }

@@ -33,6 +33,7 @@ pub fn app_in(dir: &Path) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
         config_dir: dir.join("config"),
         data_dir: dir.join("data"),
         port: Some(0),
+        v4_port: Some(0),
         // No watchdog: a test paused by a busy machine must not trip it.
         watchdog: None,
     };
