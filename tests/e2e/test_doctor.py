@@ -42,6 +42,13 @@ def scroll_to(wd, css):
     time.sleep(0.3)
 
 
+def click(wd, css):
+    """Clicks a control once it is in the middle of the view: WebDriver's own scrolling may
+    leave it under the sticky top bar (with STOP), which then takes the click."""
+    wd.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", css)
+    wd.click(css)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--webdriver", required=True)
@@ -66,7 +73,7 @@ def main():
         hostport, terminal = url.split("#")[2][len("ws://"):].split("/")
         port = int(hostport.rsplit(":", 1)[1])
         wd.type_into("#manual-host", f"ws://127.0.0.1:{port}")
-        wd.click("#manual-apply")
+        click(wd, "#manual-apply")
         wait_for("the typed host in the URL", lambda: f"ws://127.0.0.1:{port}/" in wd.text("#pairing-url"))
         ctx.update(port=port, terminal=terminal, ws_url=f"ws://127.0.0.1:{port}/{terminal}")
 
@@ -104,7 +111,7 @@ def main():
     @step("the doctor lists loopback with why it ranks there and a passing self-test")
     def _():
         wd.js("document.querySelector('.doctor-panel').dataset.only = '127.0.0.1';")
-        wd.click("#doctor-run")
+        click(wd, "#doctor-run")
         item = "#doctor-addresses li[data-addr='127.0.0.1']"
         wait_for("the self-test result", lambda: wd.js(f"const e = document.querySelector(\"{item}\"); return e && e.dataset.test"), timeout=15)
         text = wd.text(item)
@@ -125,7 +132,7 @@ def main():
 
     @step("the inspector shows a pairing in order with its meanings")
     def _():
-        wd.click("#inspector-toggle")
+        click(wd, "#inspector-toggle")
         wait_for("running", lambda: wd.js("return document.querySelector('.inspector').dataset.running") == "true")
         app = FakeApp(ctx["ws_url"])
         app.bind()
@@ -166,13 +173,13 @@ def main():
 
     @step("pause holds the list still; export gives the frames as JSON lines")
     def _():
-        wd.click("#inspector-pause")
+        click(wd, "#inspector-pause")
         before = len(rows(wd))
         ctx["app"].report()
         time.sleep(0.5)
         assert len(rows(wd)) == before, "paused: nothing new is drawn"
-        wd.click("#inspector-pause")
-        wd.click("#inspector-export")
+        click(wd, "#inspector-pause")
+        click(wd, "#inspector-export")
         href = wd.js("return document.querySelector('#inspector-download').href")
         prefix = "data:application/x-ndjson;charset=utf-8,"
         assert href.startswith(prefix), href[:80]
@@ -199,7 +206,7 @@ def main():
                 os.remove(saved)
         scroll_to(wd, ".inspector")
         wd.screenshot(os.path.join(args.docs, "window-inspector.png"))
-        wd.click("#inspector-toggle")
+        click(wd, "#inspector-toggle")
 
     try:
         passed, failed, skipped = run_steps(results, wd, "target/e2e/failure-doctor.png")
