@@ -92,7 +92,10 @@ def main():
     def _():
         tide = official("潮汐")
         assert frames("b") == [] and frames("a") == [], "nothing played before"
-        wd.click("#preset-list li[data-name=\"潮汐\"] .preset-panel__load")
+        load = "#preset-list li[data-name=\"潮汐\"] .preset-panel__load"
+        # In view first: the preset list scrolls, and WebDriver cannot click a row it hides.
+        wd.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", load)
+        wd.click(load)
         want = f"{len(tide['expectedV3'])} frames"
         wait_for("the preview", lambda: want in wd.text("#wave-preview-text"))
         wd.js("document.querySelector('#play-channel').value = 'B'; document.querySelector('#play-repeat').value = 'once';")

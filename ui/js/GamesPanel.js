@@ -104,7 +104,14 @@ export class GamesPanel {
     setText(this.el.querySelector("#games-token"), v.token);
     setText(this.el.querySelector("#games-remote"), v.remoteUrl ?? "—");
     setText(this.el.querySelector("#games-overlay"), v.overlayUrl ?? "—");
-    this.games.replaceChildren(...v.games.map((g) => h("li", { "data-id": g.id }, gameLine(g))));
+    // One line per game, cut with an ellipsis (the whole line in its tooltip): a line that
+    // wrapped as the App came and went would move everything below it in the column.
+    this.games.replaceChildren(
+      ...v.games.map((g) => {
+        const line = gameLine(g);
+        return h("li", { "data-id": g.id, title: line }, line);
+      }),
+    );
     const calls = v.recent.slice(-SHOWN_CALLS).reverse();
     this.calls.replaceChildren(...calls.map((c) => h("li", { "data-kind": c.kind }, callLine(c))));
   }
