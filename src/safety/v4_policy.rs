@@ -69,6 +69,8 @@ struct Temp {
     slot: String,
     channel: usize,
     value: i64,
+    /// (Raises in flight only) the App has reported this channel since the raise went.
+    reported_after: bool,
 }
 
 /// What the policy knows of one App.
@@ -417,6 +419,11 @@ impl V4Policy {
                 let Some(l) = levels[c] else { continue };
                 let l = l.clamp(0, MAX_LEVEL);
                 let inflight = a.inflight_sum(id, c);
+                for t in a.inflight.values_mut() {
+                    if t.slot == id && t.channel == c {
+                        t.reported_after = true;
+                    }
+                }
                 if let Some(s) = a.slots.get_mut(id) {
                     s.reported[c] = l;
                     // The report is the App's truth for what is above the cap (it may or
@@ -572,6 +579,7 @@ impl V4Guard for V4Policy {
                             slot: op.slot.clone(),
                             channel: ch,
                             value: allowed,
+                            reported_after: false,
                         },
                     );
                 }
@@ -585,6 +593,7 @@ impl V4Guard for V4Policy {
                             slot: op.slot.clone(),
                             channel: ch,
                             value: allowed,
+                            reported_after: false,
                         },
                     );
                 }
@@ -661,12 +670,18 @@ impl V4Guard for V4Policy {
                     if msg.get("error").and_then(Value::as_str) != Some("duplicate_request_id") {
                         a.temps.remove(&k);
                         if let Some(t) = a.inflight.remove(&k) {
-                            // Answered: the App's reports count it from now on (the
-                            // App reports before it answers; §11.3 leaves the order
-                            // open, so a report after the answer corrects this).
+                            // Answered. §11.3 leaves open whether the App reports the new
+                            // level before or after it answers. With a report since the
+                            // raise went, that report counts it; with none yet, dropping
+                            // the raise here would let the next one past the cap, so it
+                            // is counted in the level we believe until a report comes.
                             let rest = a.inflight_sum(&t.slot, t.channel);
                             if let Some(s) = a.slots.get_mut(&t.slot) {
-                                s.level[t.channel] = (s.reported[t.channel] + rest).min(MAX_LEVEL);
+                                let c = t.channel;
+                                if !t.reported_after {
+                                    s.reported[c] = (s.reported[c] + t.value).clamp(0, MAX_LEVEL);
+                                }
+                                s.level[c] = (s.reported[c] + rest).min(MAX_LEVEL);
                             }
                         }
                     }
