@@ -141,8 +141,13 @@ impl V4Side {
         let Some(mut events) = lock(&self.events).take() else {
             return;
         };
+        // Both tasks below emit the table: each computes and emits under this lock, so the
+        // last snapshot the window gets is never one computed before a change it missed
+        // (an App that left stayed "connected" in the status line).
+        let emitting = Arc::new(Mutex::new(()));
         let ours = self.controller.clone();
         let (a, relay, reported) = (app.clone(), self.relay.clone(), self.reported.clone());
+        let gate = emitting.clone();
         let mut rx = self.relay.subscribe();
         tauri::async_runtime::spawn(async move {
             loop {
@@ -156,6 +161,7 @@ impl V4Side {
                     Err(RecvError::Lagged(n)) => log::debug!("V4 events lagged by {n}"),
                     Err(RecvError::Closed) => break,
                 }
+                let _one = lock(&gate);
                 emit(&a, view(&relay, &ours, &lock(&reported)));
             }
         });
@@ -171,6 +177,7 @@ impl V4Side {
                     V4ControllerEvent::Closed => break,
                     _ => continue,
                 }
+                let _one = lock(&emitting);
                 emit(&a, view(&relay, &ours, &lock(&reported)));
             }
             log::warn!(
