@@ -285,3 +285,34 @@ async fn a_local_terminal_nobody_reads_is_dropped_not_grown() {
     assert_eq!(reason, "too slow");
     relay.shutdown().await;
 }
+
+/// A local terminal cannot be paused like a socket, so a burst it sends faster than the App's
+/// socket drains is refused to it as `Busy` once the App's queue is full — the App, reading
+/// at its own pace, stays paired and gets every frame that was taken, in order. (It was
+/// dropped as "too slow", and its pairing lost, by its own terminal's burst.)
+#[tokio::test]
+async fn a_local_burst_past_the_apps_queue_is_refused_as_busy_and_the_app_stays_paired() {
+    let relay = start_relay().await;
+    let (term, mut ev) = Terminal::local(&relay);
+    let mut app = scan(&relay, &term, &mut ev).await;
+    // One thread: nothing drains the App's queue until this loop yields.
+    let queue = RelayConfig::default().outbound_queue;
+    let mut taken = 0;
+    let mut busy = 0;
+    for i in 0..queue + 100 {
+        match term.add_pulses(Channel::A, &[Frame::uniform(10, (i % 100) as u8).unwrap()]) {
+            Ok(()) => taken += 1,
+            Err(TerminalError::Busy) => busy += 1,
+            Err(e) => panic!("send {i}: {e}"),
+        }
+    }
+    assert!(busy > 0 && taken >= queue / 2, "taken {taken}, busy {busy}");
+    for i in 0..taken {
+        let frame = Frame::uniform(10, (i % 100) as u8).unwrap().to_hex();
+        let m = app.recv().await;
+        assert_eq!(m["message"], format!("pulse-A:[\"{frame}\"]"), "frame {i}");
+    }
+    assert_eq!(term.app(), Some(uuid::Uuid::parse_str(&app.id).unwrap()));
+    term.step(Channel::A, Direction::Up).unwrap();
+    assert_eq!(app.recv().await["message"], "strength-1+1+1");
+}

@@ -20,6 +20,22 @@ pub enum Delivered {
     Gone,
 }
 
+/// Why an in-process endpoint's frame was not relayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// Refused with the code a socket would have been answered with (402 not paired, …).
+    Refused(Code),
+    /// The partner's queue is full. A socket sender is paused until it drains; an
+    /// in-process one cannot be, so it is told, and the partner keeps its pairing.
+    Busy,
+}
+
+impl From<Code> for SendError {
+    fn from(code: Code) -> Self {
+        SendError::Refused(code)
+    }
+}
+
 /// Receives the frames the relay addresses to an in-process endpoint.
 ///
 /// Called inline while the relay routes, so it must return at once: translate, queue in a
@@ -60,8 +76,9 @@ impl LocalLink {
     /// would have been answered with instead of answering with a frame.
     ///
     /// # Errors
-    /// The protocol code of the refusal (402 not paired, 405 too long, …).
-    pub fn send(&self, frame: Envelope) -> Result<(), Code> {
+    /// [`SendError::Refused`] with the protocol code (402 not paired, 405 too long, …);
+    /// [`SendError::Busy`] when the partner's queue is full (nothing was queued).
+    pub fn send(&self, frame: Envelope) -> Result<(), SendError> {
         self.registry.send_local(self.id, frame)
     }
 

@@ -45,7 +45,7 @@ pub use config::{RelayConfig, RESERVE_SHARE};
 pub use event::{ConnectionInfo, RelayEvent, Role};
 pub use guard::{AppGuard, Verdict};
 pub use inspect::{Direction, InspectRecord, InspectStream, MAX_RAW_CHARS as MAX_INSPECT_CHARS};
-pub use local::{Delivered, LocalEndpoint, LocalLink};
+pub use local::{Delivered, LocalEndpoint, LocalLink, SendError};
 pub use logline::{escape as escape_for_log, MAX_ID_CHARS, MAX_TEXT_CHARS};
 
 use registry::Registry;

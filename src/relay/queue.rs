@@ -95,6 +95,12 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Items> {
 }
 
 impl Sender {
+    /// Whether the queue holds as many frames as it may: the next `try_send` would fail.
+    pub(crate) fn is_full(&self) -> bool {
+        let items = lock(&self.0);
+        items.queue.len() >= items.limit
+    }
+
     /// Queues `m` unless the queue is full or the writer has stopped; `Ok(true)` when the
     /// queue is now crowded (the caller should pause its source, see [`Space`]).
     pub(crate) fn try_send(&self, m: Message) -> Result<bool, PushError> {

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 // tokio's clock, so ping timeouts follow a paused clock in tests.
 use super::guard::{AppGuard, Verdict};
 use super::inspect::{Direction, InspectStream, Tap};
+use super::local::SendError;
 use super::queue;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -575,7 +576,7 @@ impl Registry {
                     self.bind(sender, &env.client_id, &env.target_id);
                     Ok(None)
                 }
-                MessageType::Msg => self.relay(sender, env).map_err(|c| (c, "msg")),
+                MessageType::Msg => self.relay_socket(sender, env).map_err(|c| (c, "msg")),
                 // A peer's own heartbeat is harmless keep-alive.
                 MessageType::Heartbeat => Ok(None),
                 // Only the relay sends these: a well-formed object of the wrong type.
@@ -705,18 +706,53 @@ impl Registry {
     }
 
     /// `msg` from `sender`: goes to the other member of its pair, never back to the sender.
-    pub(crate) fn relay_msg(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
-        self.relay(sender, env).map(drop)
+    ///
+    /// With `busy_if_full` (an in-process sender, which cannot be paused), a recipient
+    /// whose queue is full refuses the frame with [`SendError::Busy`]; otherwise the
+    /// recipient is dropped as "too slow" (only timers can get there: sockets are paused).
+    pub(crate) fn relay_msg(
+        &self,
+        sender: Uuid,
+        env: Envelope,
+        busy_if_full: bool,
+    ) -> Result<(), SendError> {
+        self.relay(sender, env, busy_if_full).map(drop)
+    }
+
+    /// [`Registry::relay`] for a frame read from a socket, whose reading is paused while
+    /// the recipient's queue is crowded (so it is never told `Busy`).
+    fn relay_socket(&self, sender: Uuid, env: Envelope) -> Result<Option<queue::Space>, Code> {
+        match self.relay(sender, env, false) {
+            Ok(space) => Ok(space),
+            Err(SendError::Refused(c)) => Err(c),
+            // Not asked for: `busy_if_full` is false.
+            Err(SendError::Busy) => Ok(None),
+        }
     }
 
     /// [`Registry::relay_msg`], telling whether the recipient's queue is now crowded.
-    fn relay(&self, sender: Uuid, mut env: Envelope) -> Result<Option<queue::Space>, Code> {
+    fn relay(
+        &self,
+        sender: Uuid,
+        mut env: Envelope,
+        busy_if_full: bool,
+    ) -> Result<Option<queue::Space>, SendError> {
         env.kind = MessageType::Msg;
         // Serialize before taking the lock: it is the costliest step, and the lock is shared
         // by every connection. The pair check still decides first (402 before 405).
         let mut encoded = codec::encode(&env);
         let mut st = self.lock();
         let to = Self::check_pair(&st, sender, &env.client_id, &env.target_id)?;
+        // Before the guard sees it: a frame refused here was never sent. Under the lock, so
+        // the queue can only shrink until this frame is queued.
+        if busy_if_full
+            && st
+                .peers
+                .get(&to)
+                .is_some_and(|e| matches!(&e.outbox, Outbox::Socket(tx) if tx.is_full()))
+        {
+            return Err(SendError::Busy);
+        }
         let mut corrections = vec![];
         if let Some(guard) = st.guard.clone() {
             if st.peers.get(&to).is_some_and(|e| e.role == Role::App) {
@@ -726,13 +762,13 @@ impl Registry {
                         env.message = m;
                         encoded = codec::encode(&env);
                     }
-                    Verdict::Refuse => return Err(Code::Refused),
+                    Verdict::Refuse => return Err(Code::Refused.into()),
                 }
             } else if st.peers.get(&sender).is_some_and(|e| e.role == Role::App) {
                 corrections = guard.app_sent(sender, to, &env.message);
             }
         }
-        let text = encoded.map_err(|_| Code::TooLong)?;
+        let text = encoded.map_err(|_| SendError::Refused(Code::TooLong))?;
         // The policy's answers to the App's report (a level brought back under a cap) go
         // ahead of anything queued for it.
         if !corrections.is_empty() {
@@ -762,7 +798,7 @@ impl Registry {
             Delivery::Sent => None,
             Delivery::Crowded(space) => Some(space),
             // Pairs are removed with their members, so this is a race with leave().
-            Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound),
+            Delivery::Gone | Delivery::Stuck => return Err(Code::NotFound.into()),
         };
         drop(st);
         if let Some(message) = event_msg {
@@ -787,7 +823,7 @@ impl Registry {
         } = fe;
         match action {
             FrontEndAction::Strength(cmd) | FrontEndAction::Raw(cmd) => self
-                .relay(
+                .relay_socket(
                     sender,
                     Envelope::new(MessageType::Msg, client_id, target_id, cmd),
                 )
@@ -835,7 +871,7 @@ impl Registry {
                 };
                 // A clear also cancels the running repeat (see `relay`).
                 let space = self
-                    .relay(sender, env(&first))
+                    .relay_socket(sender, env(&first))
                     .map_err(|c| (c, "clientMsg"))?;
                 if remaining > 0 {
                     let (token, generation) = {
@@ -896,7 +932,7 @@ impl Registry {
                     _ = tick.tick() => {}
                 }
                 let env = Envelope::new(MessageType::Msg, &*client_id, &*target_id, &*command);
-                if reg.relay_msg(sender, env).is_err() {
+                if reg.relay_msg(sender, env, false).is_err() {
                     break;
                 }
             }
@@ -941,13 +977,13 @@ impl Registry {
 
     /// Registers nothing; lets a local terminal send a frame as if it came from a socket,
     /// but returns the code instead of answering with a frame.
-    pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), Code> {
+    pub(crate) fn send_local(&self, sender: Uuid, env: Envelope) -> Result<(), SendError> {
         if self.tap.active() {
             self.tap_in(sender, &codec::encode_unchecked(&env));
         }
         match env.kind {
-            MessageType::Msg => self.relay_msg(sender, env),
-            _ => Err(Code::NotJson),
+            MessageType::Msg => self.relay_msg(sender, env, true),
+            _ => Err(Code::NotJson.into()),
         }
     }
 }

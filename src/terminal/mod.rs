@@ -19,7 +19,7 @@ use crate::protocol::command::{
 };
 use crate::protocol::Frame;
 use crate::protocol::{Code, Envelope, MessageType};
-use crate::relay::{Delivered, LocalEndpoint, LocalLink};
+use crate::relay::{Delivered, LocalEndpoint, LocalLink, SendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -88,7 +88,8 @@ pub enum TerminalError {
     /// The terminal was closed or its link to the relay is gone.
     #[error("terminal link is closed")]
     Closed,
-    /// The link's send queue is full (the remote relay is not reading).
+    /// The link's send queue is full (the remote relay is not reading), or, in process,
+    /// the App's queue on the relay is (it is not keeping up): nothing was sent.
     #[error("terminal link is congested")]
     Busy,
 }
@@ -387,9 +388,10 @@ impl Terminal {
             max: max_frames_for(&env.client_id, &env.target_id),
         })?;
         match &self.inner.link {
-            Link::Local(link) => link.send(env).map_err(|c| match c {
-                Code::NotPaired => TerminalError::NotPaired,
-                c => TerminalError::Refused(c.as_u16()),
+            Link::Local(link) => link.send(env).map_err(|e| match e {
+                SendError::Refused(Code::NotPaired) => TerminalError::NotPaired,
+                SendError::Refused(c) => TerminalError::Refused(c.as_u16()),
+                SendError::Busy => TerminalError::Busy,
             }),
             Link::Remote { tx, .. } => tx.try_send(Message::text(text)).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => TerminalError::Busy,
