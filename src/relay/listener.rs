@@ -2,7 +2,7 @@
 //! WebSocket and spawns one tracked task each.
 //!
 //! The policy (see [`RelayConfig`]): a global cap, a per-address limit, and a reserve of
-//! slots that only addresses holding fewer than [`RESERVE_SHARE`] connections may take; a
+//! slots that only addresses holding fewer than `RESERVE_SHARE` (src/relay/config.rs) connections may take; a
 //! refused connection gets a 503 and is closed at once. The upgrade is read here rather
 //! than by tungstenite, so that a plain HTTP request gets an answer instead of a silent
 //! close: the phone reachability page for `GET /` or `GET /check` (a phone's browser
@@ -10,7 +10,8 @@
 //! browser), 405 for another method, 400 for what is not HTTP; and the whole of it runs
 //! under the handshake deadline.
 
-use super::config::{RelayConfig, RESERVE_SHARE};
+use super::admission::{admit, Refusal, SharedCounts};
+use super::config::RelayConfig;
 use super::event::RelayEvent;
 use super::logline;
 use super::peer;
@@ -18,9 +19,7 @@ use super::registry::Registry;
 use crate::pairing::check::{self, PageLanguage};
 use futures_util::StreamExt;
 use log::Level;
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -46,76 +45,6 @@ pub(crate) struct Listener {
     pub(crate) config: RelayConfig,
     pub(crate) tracker: TaskTracker,
     pub(crate) shutdown: CancellationToken,
-}
-
-/// Live connection tasks (handshakes included), in all and by address.
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    total: usize,
-    by_ip: HashMap<IpAddr, usize>,
-}
-
-pub(crate) type SharedCounts = Arc<Mutex<Counts>>;
-
-fn lock(c: &SharedCounts) -> MutexGuard<'_, Counts> {
-    // Counter updates cannot panic half-way; a poisoned lock still holds valid counts.
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One admitted connection's place in the counts, given back when its task ends.
-struct Slot {
-    counts: SharedCounts,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut c = lock(&self.counts);
-        c.total -= 1;
-        if let Some(n) = c.by_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                c.by_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// Why a connection was refused at accept.
-#[derive(Debug, Clone, Copy)]
-enum Refusal {
-    Cap,
-    Reserve,
-    PerAddress,
-}
-
-/// Admits a connection from `ip` or says why not.
-fn admit(config: &RelayConfig, counts: &SharedCounts, ip: IpAddr) -> Result<Slot, Refusal> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    let mut c = lock(counts);
-    let held = c.by_ip.get(&ip).copied().unwrap_or(0);
-    if held >= config.limit_for(ip) {
-        return Err(Refusal::PerAddress);
-    }
-    if c.total >= config.max_connections {
-        return Err(Refusal::Cap);
-    }
-    let open = config
-        .max_connections
-        .saturating_sub(config.reserved_connections);
-    if c.total >= open && held >= RESERVE_SHARE {
-        return Err(Refusal::Reserve);
-    }
-    c.total += 1;
-    *c.by_ip.entry(ip).or_insert(0) += 1;
-    drop(c);
-    Ok(Slot {
-        counts: counts.clone(),
-        ip,
-    })
 }
 
 /// Refusals since the last log line about them.
@@ -497,31 +426,5 @@ mod tests {
         assert!(status(b"GET /abc HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("426"));
         assert!(status(b"POST / HTTP/1.1\r\nHost: h\r\n\r\n").starts_with("405"));
         assert!(status(b"\x16\x03\x01\x02\x00\r\n\r\n").starts_with("400"));
-    }
-
-    #[test]
-    fn the_reserve_is_for_addresses_holding_little() {
-        let config = RelayConfig {
-            max_connections: 4,
-            reserved_connections: 2,
-            max_per_loopback_address: usize::MAX,
-            ..RelayConfig::default()
-        };
-        let counts = SharedCounts::default();
-        let hog: IpAddr = "127.0.0.2".parse().unwrap();
-        let phone: IpAddr = "127.0.0.3".parse().unwrap();
-        let mut held: Vec<Slot> = (0..2)
-            .map(|_| admit(&config, &counts, hog).unwrap())
-            .collect();
-        assert!(matches!(
-            admit(&config, &counts, hog),
-            Err(Refusal::Reserve)
-        ));
-        held.push(admit(&config, &counts, phone).unwrap());
-        held.push(admit(&config, &counts, phone).unwrap());
-        assert!(matches!(admit(&config, &counts, phone), Err(Refusal::Cap)));
-        held.clear();
-        assert_eq!(lock(&counts).total, 0);
-        assert!(lock(&counts).by_ip.is_empty());
     }
 }

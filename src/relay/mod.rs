@@ -26,6 +26,7 @@
 //! - peer text reaches events and log lines escaped and cut short; the relay's own lines
 //!   are written by a logging thread, never under a lock or from a socket task.
 
+mod admission;
 mod config;
 mod event;
 pub mod guard;
@@ -113,7 +114,7 @@ pub fn start_many(
         config.clone(),
         shutdown.clone(),
     ));
-    let counts = listener::SharedCounts::default();
+    let counts = admission::SharedCounts::default();
     for listener in listeners {
         tracker.spawn(
             listener::Listener {

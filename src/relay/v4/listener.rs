@@ -5,17 +5,14 @@
 //! `?targetId=`; `tid` wins) makes an App, no target a controller. Other paths get 404,
 //! plain HTTP 426, what is not HTTP 400.
 //!
-//! The admission counting is a copy of the SOCKET v2 listener's (src/relay/listener.rs,
-//! private there): a V4 relay counts its own connections.
+//! Admission is src/relay/admission.rs, as for SOCKET v2; a V4 relay counts its own
+//! connections.
 
 use super::conn;
 use super::hub::Hub;
-use crate::relay::config::{RelayConfig, RESERVE_SHARE};
+use crate::relay::admission::{admit, SharedCounts};
 use crate::relay::logline;
 use log::Level;
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,63 +38,6 @@ pub(crate) struct Listener {
     pub(crate) config: super::V4Config,
     pub(crate) tracker: TaskTracker,
     pub(crate) shutdown: CancellationToken,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    total: usize,
-    by_ip: HashMap<IpAddr, usize>,
-}
-
-pub(crate) type SharedCounts = Arc<Mutex<Counts>>;
-
-fn lock(c: &SharedCounts) -> MutexGuard<'_, Counts> {
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One admitted connection's place in the counts, given back when its task ends.
-struct Slot {
-    counts: SharedCounts,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut c = lock(&self.counts);
-        c.total -= 1;
-        if let Some(n) = c.by_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                c.by_ip.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// Admits a connection from `ip`, or `None` (the caller answers 503).
-fn admit(config: &RelayConfig, counts: &SharedCounts, ip: IpAddr) -> Option<Slot> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    let mut c = lock(counts);
-    let held = c.by_ip.get(&ip).copied().unwrap_or(0);
-    let open = config
-        .max_connections
-        .saturating_sub(config.reserved_connections);
-    if held >= config.limit_for(ip)
-        || c.total >= config.max_connections
-        || (c.total >= open && held >= RESERVE_SHARE)
-    {
-        return None;
-    }
-    c.total += 1;
-    *c.by_ip.entry(ip).or_insert(0) += 1;
-    drop(c);
-    Some(Slot {
-        counts: counts.clone(),
-        ip,
-    })
 }
 
 impl Listener {
@@ -133,7 +73,7 @@ impl Listener {
                     continue;
                 }
             };
-            let Some(slot) = admit(limits, &counts, addr.ip()) else {
+            let Ok(slot) = admit(limits, &counts, addr.ip()) else {
                 let _ = stream.try_write(
                     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
                       Content-Length: 0\r\n\r\n",

@@ -91,7 +91,7 @@ pub fn start_many(listeners: Vec<TcpListener>, config: V4Config) -> std::io::Res
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     tracker.spawn(keepalive(hub.clone(), config.clone(), shutdown.clone()));
-    let counts = listener::SharedCounts::default();
+    let counts = crate::relay::admission::SharedCounts::default();
     for listener in listeners {
         tracker.spawn(
             listener::Listener {
